@@ -1,0 +1,1 @@
+"""Storage adapter: tortoise-orm models and the repositories that implement core's ports."""

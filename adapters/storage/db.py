@@ -1,0 +1,66 @@
+"""Database lifecycle: connect tortoise to SQLite (WAL) or PostgreSQL, create the schema, close."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import AsyncIterator
+
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.transactions import in_transaction
+
+log = logging.getLogger(__name__)
+
+# Every module with tortoise models; later features append theirs here.
+MODEL_MODULES = ["adapters.storage.models"]
+
+
+def normalize_url(url: str) -> str:
+    """Make sure a SQLite file's folder exists; accept postgresql:// as well as postgres://."""
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        path = url.removeprefix("sqlite://").split("?", 1)[0]
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite://")
+
+
+async def open_database(url: str, create_schema: bool = True) -> None:
+    await Tortoise.init(db_url=normalize_url(url), modules={"models": MODEL_MODULES},
+                        _enable_global_fallback=True)
+    # Model query builders are per class: rebuild them for this database's dialect (a process, or a
+    # test run, may open SQLite and then PostgreSQL).
+    Tortoise._build_initial_querysets()
+    if create_schema:
+        await Tortoise.generate_schemas(safe=True)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+    # tortoise caches compiled INSERTs per connection name, not per dialect; the next open may differ.
+    EXECUTOR_CACHE.clear()
+
+
+async def ping() -> bool:
+    try:
+        conn = Tortoise.get_connection("default")
+        await conn.execute_query("SELECT 1")
+        return True
+    except Exception:
+        log.warning("database ping failed", exc_info=True)
+        return False
+
+
+class TortoiseTransactions:
+    """core.ports.Transactions on tortoise: nested calls become savepoints."""
+
+    @contextlib.asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        async with in_transaction():
+            yield

@@ -1,0 +1,49 @@
+"""EphemeralStore in the database: short-lived keys with an expiry, shared by every worker."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from adapters.storage.models import EphemeralRow
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DatabaseEphemeralStore:
+    async def put(self, namespace: str, key: str, value: str, ttl_seconds: float) -> None:
+        await EphemeralRow.update_or_create(namespace=namespace, key=key, defaults={
+            "value": value, "expires_at": _now() + timedelta(seconds=ttl_seconds)})
+
+    async def add(self, namespace: str, key: str, value: str, ttl_seconds: float) -> bool:
+        now = _now()
+        await EphemeralRow.filter(namespace=namespace, key=key, expires_at__lte=now).delete()
+        try:
+            await EphemeralRow.create(namespace=namespace, key=key, value=value,
+                                      expires_at=now + timedelta(seconds=ttl_seconds))
+        except IntegrityError:
+            return False
+        return True
+
+    async def get(self, namespace: str, key: str) -> str | None:
+        row = await EphemeralRow.get_or_none(namespace=namespace, key=key, expires_at__gt=_now())
+        return row.value if row else None
+
+    async def take(self, namespace: str, key: str) -> str | None:
+        async with in_transaction():
+            row = await EphemeralRow.get_or_none(namespace=namespace, key=key, expires_at__gt=_now())
+            if row is None:
+                return None
+            # Only the caller whose DELETE removed the row gets the value.
+            if not await EphemeralRow.filter(id=row.id).delete():
+                return None
+        return row.value
+
+    async def delete(self, namespace: str, key: str) -> None:
+        await EphemeralRow.filter(namespace=namespace, key=key).delete()
+
+    async def purge_expired(self) -> int:
+        return await EphemeralRow.filter(expires_at__lte=_now()).delete()

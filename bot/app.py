@@ -1,0 +1,48 @@
+"""The aiohttp app factory used by `bot run` and by the tests."""
+from __future__ import annotations
+
+from typing import AsyncIterator, Callable
+
+from aiohttp import web
+
+from adapters.http import errors, status
+from bot.config import AppConfig
+from bot.wiring import ServiceHook, Services, open_services
+
+CONFIG = web.AppKey("config", AppConfig)
+SERVICES = web.AppKey("services", Services)
+
+# Each feature installs its routes and start-up work: `install(app, config)`. A feature that must
+# extend the services (retrieval, payments) appends a ServiceHook to app[SERVICE_HOOKS].
+SERVICE_HOOKS = web.AppKey("service_hooks", list)
+Installer = Callable[[web.Application, AppConfig], None]
+
+
+def installers() -> list[Installer]:
+    """The features that plug into the app, in order. Imported here so nothing loads at import time."""
+    found: list[Installer] = []
+    return found
+
+
+def create_app(config: AppConfig, extra_installers: list[Installer] | None = None) -> web.Application:
+    app = web.Application(client_max_size=config.server.max_body_bytes, middlewares=[errors.error_middleware])
+    app[CONFIG] = config
+    app[SERVICE_HOOKS] = []
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_services(config, hooks=app[SERVICE_HOOKS]) as services:
+            app[SERVICES] = services
+            yield
+
+    app.cleanup_ctx.append(services_ctx)
+    status.install(app)
+    for install in [*installers(), *(extra_installers or [])]:
+        install(app, config)
+    return app
+
+
+def services_of(app: web.Application) -> Services:
+    return app[SERVICES]
+
+
+ServiceHookT = ServiceHook

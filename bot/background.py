@@ -1,0 +1,33 @@
+"""Periodic: small recurring jobs (hold expiry, payment sweeps) that run beside the server and stop with it."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+class Periodic:
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task] = []
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(self._loop(seconds, job, name), name=name))
+
+    @staticmethod
+    async def _loop(seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("%s failed; will retry", name, exc_info=True)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()

@@ -1,0 +1,293 @@
+"""The whole config.yaml as one pydantic model, with ${VAR} / ${VAR:-default} substitution."""
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    shutdown_grace_seconds: float = Field(30.0, ge=0)
+
+
+class DatabaseConfig(Strict):
+    url: str = "sqlite://data/bot.db"
+
+
+class RedisConfig(Strict):
+    url: str | None = None
+
+
+class SecurityConfig(Strict):
+    admin_api_keys: list[str] = Field(default_factory=list)
+    token_secret: str = ""
+    token_ttl: int = Field(86400, ge=60)
+
+    @field_validator("admin_api_keys")
+    @classmethod
+    def _drop_empty(cls, keys: list[str]) -> list[str]:
+        # "${ADMIN_API_KEY:-}" expands to "" when unset: that must never be a valid key.
+        return [k for k in keys if k]
+
+
+class ModelConfig(Strict):
+    name: str
+    input_weight: float = Field(1.0, ge=0)
+    output_weight: float = Field(1.0, ge=0)
+    context_window: int = Field(8192, ge=256)
+    max_output_tokens: int = Field(1024, ge=1)
+
+
+class ProviderConfig(Strict):
+    name: str
+    base_url: str
+    api_key: str = ""
+    timeout_seconds: float = Field(60.0, gt=0)
+    models: list[ModelConfig] = Field(default_factory=list)
+
+
+class EmbeddingsConfig(Strict):
+    provider: str = "local"
+    model: str | None = None
+    batch_size: int = Field(32, ge=1)
+
+
+class LLMConfig(Strict):
+    default_model: str = "gpt-4o-mini"
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+
+    @model_validator(mode="after")
+    def _default_model_known(self) -> "LLMConfig":
+        names = [m.name for p in self.providers for m in p.models]
+        if self.providers and self.default_model not in names:
+            raise ValueError(f"default_model {self.default_model!r} is not listed under any provider's models")
+        if len(names) != len(set(names)):
+            raise ValueError("a model name is listed under more than one provider")
+        emb = self.embeddings.provider
+        if emb != "local" and emb not in {p.name for p in self.providers}:
+            raise ValueError(f"embeddings.provider {emb!r} is neither 'local' nor a provider name")
+        return self
+
+
+class SummaryConfig(Strict):
+    enabled: bool = True
+    model: str | None = None
+
+
+class ConversationConfig(Strict):
+    default_instruction: str = "You are a helpful assistant."
+    history_tokens: int = Field(3000, ge=100)
+    summary: SummaryConfig = Field(default_factory=SummaryConfig)
+
+
+class RoleConfig(Strict):
+    name: str
+    description: str = ""
+    system_prompt: str
+
+
+class QuotaConfig(Strict):
+    signup_grant: int = Field(20000, ge=0)
+    hold_ttl_seconds: int = Field(600, ge=10)
+
+
+class ProductConfig(Strict):
+    id: str
+    name: str
+    description: str = ""
+    price: Decimal = Field(ge=0)
+    currency: str = "CNY"
+    tokens: int = Field(0, ge=0)
+    storage_mb: int = Field(0, ge=0)
+    stars: int = Field(0, ge=0)
+
+
+class RagConfig(Strict):
+    top_k: int = Field(4, ge=1, le=50)
+    user_storage_mb: int = Field(5, ge=0)
+    allow_private_urls: bool = False
+
+
+class TelegramConfig(Strict):
+    enabled: bool = False
+    token: str = ""
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_secret: str = ""
+    api_base_url: str = "https://api.telegram.org/bot"
+
+    @model_validator(mode="after")
+    def _needs_token(self) -> "TelegramConfig":
+        if self.enabled and not self.token:
+            raise ValueError("token is required when the Telegram channel is enabled")
+        if self.enabled and self.mode == "webhook" and not self.webhook_secret:
+            raise ValueError("webhook_secret is required in webhook mode")
+        return self
+
+
+class WeChatConfig(Strict):
+    enabled: bool = False
+    app_id: str = ""
+    app_secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    reply_mode: Literal["customer_service", "passive"] = "customer_service"
+    api_base_url: str = "https://api.weixin.qq.com"
+    welcome: str = "Welcome! Send any message to start chatting."
+    pending_text: str = "Still thinking; send anything to get the answer."
+    menu: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _needs_secrets(self) -> "WeChatConfig":
+        if self.enabled:
+            missing = [k for k in ("app_id", "app_secret", "token") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required when the WeChat channel is enabled")
+        return self
+
+
+class ChannelsConfig(Strict):
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    wechat: WeChatConfig = Field(default_factory=WeChatConfig)
+
+
+class WeChatPayConfig(Strict):
+    enabled: bool = False
+    mch_id: str = ""
+    app_id: str = ""
+    apiv3_key: str = ""
+    cert_serial_no: str = ""
+    private_key_path: str = ""
+    public_key_path: str = ""
+    public_key_id: str = ""
+    api_base_url: str = "https://api.mch.weixin.qq.com"
+    order_ttl_seconds: int = Field(1800, ge=60)
+
+
+class TelegramPaymentsConfig(Strict):
+    enabled: bool = True
+    currency: str = "XTR"
+    provider_token: str = ""
+
+
+class PaymentsConfig(Strict):
+    wechatpay: WeChatPayConfig = Field(default_factory=WeChatPayConfig)
+    telegram: TelegramPaymentsConfig = Field(default_factory=TelegramPaymentsConfig)
+
+
+class DifyConfig(Strict):
+    app_keys: list[str] = Field(default_factory=list)
+    opening_statement: str = ""
+
+    @field_validator("app_keys")
+    @classmethod
+    def _drop_empty(cls, keys: list[str]) -> list[str]:
+        return [k for k in keys if k]
+
+
+class AppConfig(Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    conversation: ConversationConfig = Field(default_factory=ConversationConfig)
+    roles: list[RoleConfig] = Field(default_factory=list)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
+    products: list[ProductConfig] = Field(default_factory=list)
+    rag: RagConfig = Field(default_factory=RagConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
+    dify: DifyConfig = Field(default_factory=DifyConfig)
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; `problems` are lines like 'channels.wechat.token: field required'."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def substitute_env(value: Any, env: Mapping[str, str], path: str = "") -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML tree."""
+    if isinstance(value, dict):
+        return {k: substitute_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError([f"{path}: environment variable {name} is not set (use ${{{name}:-default}} for a default)"])
+
+    return _VAR.sub(repl, value)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(root)"
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type")
+    if kind == "missing":
+        return "field required"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    msg = str(err.get("msg", "invalid"))
+    return msg.removeprefix("Value error, ")
+
+
+def parse_config(data: Any, env: Mapping[str, str] | None = None) -> AppConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(["(root): the config file must be a mapping of sections"])
+    data = substitute_env(data, os.environ if env is None else env)
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError([f"{_loc(err['loc'])}: {_message(err)}" for err in e.errors()]) from None
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> AppConfig:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError([f"{p}: cannot read ({e.strerror})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([f"{p}: not valid YAML{where}"]) from None
+    return parse_config(data, env)

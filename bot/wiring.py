@@ -1,0 +1,140 @@
+"""Wiring: the one place that picks concrete classes and builds the engine's services from config."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from adapters.llm.openai_chat import OpenAIChatModel
+from adapters.llm.tokens import TiktokenCounter
+from adapters.storage import db
+from adapters.storage.chats import TortoiseConversations, TortoiseMessages
+from adapters.storage.commerce import TortoiseOrders, TortoiseProducts, TortoiseRoles
+from adapters.storage.ephemeral import DatabaseEphemeralStore
+from adapters.storage.ledger import TortoiseLedger
+from adapters.storage.users import TortoiseUsers
+from bot.background import Periodic
+from bot.config import AppConfig
+from core.accounts import AccountService
+from core.catalog import ModelCatalog
+from core.chat import ChatEngine, EngineSettings
+from core.conversations import ConversationService
+from core.domain import ModelSpec, Product, Role
+from core.orders import OrderService
+from core.ports import ChatModel, EphemeralStore, TokenCounter
+from core.quota import QuotaLedger
+from core.summary import Summarizer
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Repositories:
+    users: TortoiseUsers = field(default_factory=TortoiseUsers)
+    conversations: TortoiseConversations = field(default_factory=TortoiseConversations)
+    messages: TortoiseMessages = field(default_factory=TortoiseMessages)
+    ledger: TortoiseLedger = field(default_factory=TortoiseLedger)
+    roles: TortoiseRoles = field(default_factory=TortoiseRoles)
+    products: TortoiseProducts = field(default_factory=TortoiseProducts)
+    orders: TortoiseOrders = field(default_factory=TortoiseOrders)
+    tx: db.TortoiseTransactions = field(default_factory=db.TortoiseTransactions)
+
+
+@dataclass
+class Services:
+    """Everything an adapter may call. Adapters receive this; they never build services themselves."""
+
+    config: AppConfig
+    repos: Repositories
+    catalog: ModelCatalog
+    model: ChatModel
+    counter: TokenCounter
+    quota: QuotaLedger
+    accounts: AccountService
+    conversations: ConversationService
+    engine: ChatEngine
+    orders: OrderService
+    ephemeral: EphemeralStore
+    periodic: Periodic
+    # Extensions added by features (retrieval, channels, payments) keyed by name.
+    extras: dict[str, Any] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def model_specs(config: AppConfig) -> list[ModelSpec]:
+    return [ModelSpec(m.name, m.input_weight, m.output_weight, m.context_window, m.max_output_tokens)
+            for p in config.llm.providers for m in p.models]
+
+
+def build_model(config: AppConfig) -> OpenAIChatModel:
+    return OpenAIChatModel([(p.name, p.base_url, p.api_key, p.timeout_seconds, [m.name for m in p.models])
+                            for p in config.llm.providers])
+
+
+def build_services(config: AppConfig) -> Services:
+    repos = Repositories()
+    model = build_model(config)
+    counter = TiktokenCounter()
+    catalog = ModelCatalog(model_specs(config), config.llm.default_model)
+    ephemeral = DatabaseEphemeralStore()
+    quota = QuotaLedger(repos.ledger, config.quota.hold_ttl_seconds)
+    accounts = AccountService(repos.users, quota, ephemeral, repos.tx, config.quota.signup_grant,
+                              config.rag.user_storage_mb * MB)
+    conv_cfg = config.conversation
+    summarizer = None
+    if conv_cfg.summary.enabled and config.llm.providers:
+        summarizer = Summarizer(model, conv_cfg.summary.model or config.llm.default_model, counter,
+                                repos.conversations, repos.messages, conv_cfg.history_tokens)
+    engine = ChatEngine(model=model, catalog=catalog, counter=counter, quota=quota,
+                        conversations=repos.conversations, messages=repos.messages, roles=repos.roles,
+                        settings=EngineSettings(conv_cfg.default_instruction, conv_cfg.history_tokens,
+                                                config.rag.top_k),
+                        summarizer=summarizer)
+    orders = OrderService(products=repos.products, orders=repos.orders, users=repos.users, quota=quota, tx=repos.tx,
+                          order_ttl_seconds=config.payments.wechatpay.order_ttl_seconds)
+    services = Services(config, repos, catalog, model, counter, quota, accounts,
+                        ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
+                        ephemeral, Periodic())
+    services.closers.append(model.close)
+    return services
+
+
+def configured_products(config: AppConfig) -> list[Product]:
+    return [Product(p.id, p.name, p.description, p.price, p.currency, p.tokens, p.storage_mb, p.stars)
+            for p in config.products]
+
+
+# Features (retrieval, payments, channels) register here to extend the services once they exist.
+ServiceHook = Callable[[Services], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = None,
+                        background: bool = True) -> AsyncIterator[Services]:
+    """Connect the database, build the services, seed roles and products, run the sweepers; undo on exit."""
+    await db.open_database(config.database.url)
+    services: Services | None = None
+    try:
+        services = build_services(config)
+        await services.conversations.sync_roles(Role(r.name, r.description, r.system_prompt) for r in config.roles)
+        await services.orders.sync_products(configured_products(config))
+        for hook in hooks or ():
+            await hook(services)
+        if background:
+            services.periodic.every(30, services.quota.release_expired, "release expired quota holds")
+            services.periodic.every(60, services.orders.sweep, "order payment sweep")
+            services.periodic.every(300, services.ephemeral.purge_expired, "purge expired keys")  # type: ignore[attr-defined]
+        yield services
+    finally:
+        if services is not None:
+            await services.periodic.stop()
+            await services.engine.drain()
+            for close in reversed(services.closers):
+                try:
+                    await close()
+                except Exception:
+                    log.warning("closing a service failed", exc_info=True)
+        await db.close_database()

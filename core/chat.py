@@ -1,0 +1,212 @@
+"""ChatEngine: the one path from an inbound message to a streamed, charged, stored reply."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import AsyncIterator, Union
+
+from core.catalog import ModelCatalog
+from core.domain import Conversation, Hold, InboundMessage, Message, ModelSpec, Usage
+from core.errors import InvalidRequest, NotFound, UpstreamError
+from core.ports import (
+    ChatModel, ConversationRepository, MessageRepository, ModelRequest, Passage, Retriever, RoleRepository, TextDelta,
+    TokenCounter, UsageReport,
+)
+from core.prompt import Prompt, build_prompt
+from core.quota import QuotaLedger
+from core.summary import Summarizer
+
+log = logging.getLogger(__name__)
+
+MAX_INPUT_CHARS = 32_000
+HISTORY_FETCH = 200
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    conversation: Conversation
+    user_message: Message
+    message_id: str
+    model: str
+    citations: tuple = ()
+
+
+@dataclass(frozen=True)
+class ReplyDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyFinished:
+    message: Message
+
+
+ReplyEvent = Union[ReplyStarted, ReplyDelta, ReplyFinished]
+
+
+@dataclass
+class EngineSettings:
+    default_instruction: str
+    history_tokens: int
+    top_k: int = 4
+
+
+class ChatEngine:
+    def __init__(self, *, model: ChatModel, catalog: ModelCatalog, counter: TokenCounter, quota: QuotaLedger,
+                 conversations: ConversationRepository, messages: MessageRepository, roles: RoleRepository,
+                 settings: EngineSettings, summarizer: Summarizer | None = None, retriever: Retriever | None = None):
+        self._model = model
+        self._catalog = catalog
+        self._counter = counter
+        self._quota = quota
+        self._conversations = conversations
+        self._messages = messages
+        self._roles = roles
+        self._settings = settings
+        self._summarizer = summarizer
+        self.retriever = retriever
+        self._background: set[asyncio.Task] = set()
+
+    async def reply(self, inbound: InboundMessage) -> AsyncIterator[ReplyEvent]:
+        """Answer one message: ReplyStarted, ReplyDelta..., ReplyFinished.
+
+        Raises QuotaExceeded (nothing stored, no model call), NotFound, InvalidRequest, or UpstreamError
+        (the reply is stored with status 'error' and not charged). Cancelling the consumer charges
+        what was generated and stores the partial reply with status 'cancelled'."""
+        text = inbound.text.strip()
+        if not text:
+            raise InvalidRequest("The message is empty.")
+        if len(text) > MAX_INPUT_CHARS:
+            raise InvalidRequest(f"The message is too long ({len(text)} characters; the limit is {MAX_INPUT_CHARS}).",
+                                 reason="message_too_long")
+        spec = self._catalog.get(inbound.model)
+        conversation = await self._conversation_for(inbound)
+        passages = await self._passages(inbound.user_id, conversation, text)
+        prompt = await self._prompt(conversation, passages, text)
+        max_tokens = min(spec.max_output_tokens, spec.context_window - prompt.prompt_tokens)
+        if max_tokens < 16:
+            raise InvalidRequest("The message does not fit the model's context window.", reason="message_too_long")
+        message_id = str(uuid.uuid4())
+        hold = await self._quota.hold(inbound.user_id, spec, prompt.prompt_tokens, key=f"reply:{message_id}")
+        run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages))
+        try:
+            user_message = await self._messages.add(conversation_id=conversation.id, user_id=inbound.user_id,
+                                                    role="user", content=text)
+        except BaseException:
+            await asyncio.shield(self._quota.release(hold))
+            raise
+        yield ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
+        async for event in run.stream(inbound.user_id, max_tokens):
+            yield event
+        self._after_reply(conversation)
+
+    async def _conversation_for(self, inbound: InboundMessage) -> Conversation:
+        if inbound.conversation_id:
+            conv = await self._conversations.get(inbound.conversation_id)
+            if conv is None or conv.user_id != inbound.user_id:
+                raise NotFound("Conversation not found.")
+            return conv
+        if inbound.chat_key:
+            conv = await self._conversations.latest_for_chat(inbound.chat_key)
+            if conv is not None:
+                return conv
+        return await self._conversations.create(inbound.user_id, title=_title_from(inbound.text),
+                                                chat_key=inbound.chat_key)
+
+    async def _passages(self, user_id: str, conversation: Conversation, text: str) -> list[Passage]:
+        if self.retriever is None:
+            return []
+        return await self.retriever.retrieve(user_id, text, conversation.resource_ids, self._settings.top_k)
+
+    async def _prompt(self, conversation: Conversation, passages: list[Passage], text: str) -> Prompt:
+        instruction = conversation.instruction or ""
+        if conversation.role:
+            role = await self._roles.get(conversation.role)
+            if role is not None:
+                instruction = "\n\n".join(x for x in (role.system_prompt, instruction) if x)
+        history = await self._messages.recent(conversation.id, conversation.summary_until, HISTORY_FETCH)
+        return build_prompt(self._counter, instruction=instruction or self._settings.default_instruction,
+                            summary=conversation.summary, passages=passages, history=history, question=text,
+                            history_tokens=self._settings.history_tokens)
+
+    def _after_reply(self, conversation: Conversation) -> None:
+        if self._summarizer is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._summarizer.maybe_summarize(conversation.id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background work (summaries) to finish; called on shutdown."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+class _Run:
+    """One model call: stream it, then charge, store and release exactly once, however it ends."""
+
+    def __init__(self, engine: ChatEngine, spec: ModelSpec, hold: Hold, conversation: Conversation, prompt: Prompt,
+                 message_id: str, citations: tuple):
+        self.e = engine
+        self.spec = spec
+        self.hold = hold
+        self.conversation = conversation
+        self.prompt = prompt
+        self.message_id = message_id
+        self.citations = citations
+        self.parts: list[str] = []
+        self.usage: Usage | None = None
+
+    async def stream(self, user_id: str, max_tokens: int) -> AsyncIterator[ReplyEvent]:
+        request = ModelRequest(self.spec.name, self.prompt.turns, max_tokens)
+        try:
+            async for chunk in self.e._model.stream(request):
+                if isinstance(chunk, TextDelta):
+                    if chunk.text:
+                        self.parts.append(chunk.text)
+                        yield ReplyDelta(chunk.text)
+                elif isinstance(chunk, UsageReport):
+                    self.usage = chunk.usage
+        except UpstreamError:
+            await asyncio.shield(self._fail(user_id))
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            await asyncio.shield(self._finish(user_id, "cancelled"))
+            raise
+        except Exception as exc:  # a bug or an unexpected SDK error: never charge for it
+            log.exception("model stream failed")
+            await asyncio.shield(self._fail(user_id))
+            raise UpstreamError("The model failed to answer; you were not charged.") from exc
+        message = await asyncio.shield(self._finish(user_id, "complete"))
+        yield ReplyFinished(message)
+
+    def _measured_usage(self) -> Usage:
+        if self.usage is not None:
+            return self.usage
+        # The provider sent no usage (or was cut off): estimate with the tokenizer.
+        return Usage(self.prompt.prompt_tokens, self.e._counter.count("".join(self.parts)))
+
+    async def _finish(self, user_id: str, status: str) -> Message:
+        usage = self._measured_usage()
+        entry = await self.e._quota.settle(self.hold, self.spec, usage, self.message_id)
+        cost = -entry.amount if entry is not None else 0
+        message = await self.e._messages.add(
+            id=self.message_id, conversation_id=self.conversation.id, user_id=user_id, role="assistant",
+            content="".join(self.parts), model=self.spec.name, status=status, usage=usage, cost=cost,
+            citations=self.citations)
+        await self.e._conversations.add_token_usage(self.conversation.id, usage.total_tokens)
+        return message
+
+    async def _fail(self, user_id: str) -> None:
+        await self.e._quota.release(self.hold)
+        await self.e._messages.add(
+            id=self.message_id, conversation_id=self.conversation.id, user_id=user_id, role="assistant",
+            content="".join(self.parts), model=self.spec.name, status="error", usage=Usage(), cost=0,
+            citations=self.citations)
+
+
+def _title_from(text: str, limit: int = 40) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,99 @@
+"""Shared fixtures: databases (SQLite always; PostgreSQL and Redis on 127.0.0.1 when up), configs, services."""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator
+
+import pytest
+
+from bot.config import AppConfig, parse_config
+
+PG_ADMIN_URL = os.environ.get("BOT_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("BOT_TEST_REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(what: str, err: Exception) -> None:
+    message = (f"{what} is not reachable ({err.__class__.__name__}: {err}); tests that need it were SKIPPED. "
+               f"Start it (see README, 'Tests') or set BOT_TEST_REQUIRE_SERVICES=1 to make this a failure.")
+    if REQUIRE_SERVICES:
+        pytest.fail(message.replace("were SKIPPED", "FAIL because BOT_TEST_REQUIRE_SERVICES=1"), pytrace=False)
+    pytest.skip(message)
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://", 1), timeout=3)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"bot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as e:  # noqa: BLE001 - any failure means "not available here"
+        _unavailable("PostgreSQL at " + PG_ADMIN_URL, e)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL)
+    try:
+        await asyncio.wait_for(client.ping(), 3)
+    except Exception as e:  # noqa: BLE001
+        await client.aclose()
+        _unavailable("Redis at " + REDIS_URL, e)
+    prefix = f"bot-test-{uuid.uuid4().hex[:8]}"
+    yield REDIS_URL + f"#{prefix}"
+    keys = [k async for k in client.scan_iter(f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/bot.db"
+    return request.getfixturevalue("postgres_url")
+
+
+def make_config(tmp_path: Path, llm_base_url: str = "http://127.0.0.1:9/v1", *, database_url: str | None = None,
+                **sections: Any) -> AppConfig:
+    """A valid config for tests: SQLite under tmp_path and one provider at `llm_base_url`."""
+    data: dict[str, Any] = {
+        "server": {"host": "127.0.0.1", "port": 0, "public_url": "http://127.0.0.1:8080"},
+        "database": {"url": database_url or f"sqlite://{tmp_path}/bot.db"},
+        "security": {"admin_api_keys": ["admin-key"], "token_secret": "test-secret-" + "x" * 20},
+        "llm": {"default_model": "test-model", "providers": [{
+            "name": "fake", "base_url": llm_base_url, "api_key": "sk-test", "timeout_seconds": 10,
+            "models": [{"name": "test-model", "input_weight": 1.0, "output_weight": 2.0,
+                        "context_window": 8192, "max_output_tokens": 100}]}]},
+        "conversation": {"default_instruction": "You are a test assistant.", "history_tokens": 1000,
+                         "summary": {"enabled": False}},
+        "roles": [{"name": "pirate", "description": "Talks like a pirate", "system_prompt": "Talk like a pirate."}],
+        "quota": {"signup_grant": 1000},
+        "products": [{"id": "starter", "name": "Starter pack", "price": "9.90", "currency": "CNY",
+                      "tokens": 5000, "storage_mb": 10, "stars": 100}],
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return parse_config(data, env={})
