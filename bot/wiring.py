@@ -21,6 +21,7 @@ from core.catalog import ModelCatalog
 from core.chat import ChatEngine, EngineSettings
 from core.conversations import ConversationService
 from core.domain import ModelSpec, Product, Role
+from core.login import QrLoginService
 from core.orders import OrderService
 from core.ports import ChatModel, EphemeralStore, TokenCounter
 from core.quota import QuotaLedger
@@ -59,6 +60,7 @@ class Services:
     orders: OrderService
     ephemeral: EphemeralStore
     periodic: Periodic
+    qr_login: QrLoginService
     # Extensions added by features (retrieval, channels, payments) keyed by name.
     extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -97,7 +99,7 @@ def build_services(config: AppConfig) -> Services:
                           order_ttl_seconds=config.payments.wechatpay.order_ttl_seconds)
     services = Services(config, repos, catalog, model, counter, quota, accounts,
                         ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
-                        ephemeral, Periodic())
+                        ephemeral, Periodic(), QrLoginService(ephemeral))
     services.closers.append(model.close)
     return services
 

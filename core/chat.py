@@ -82,45 +82,52 @@ class ChatEngine:
             raise InvalidRequest(f"The message is too long ({len(text)} characters; the limit is {MAX_INPUT_CHARS}).",
                                  reason="message_too_long")
         spec = self._catalog.get(inbound.model)
-        conversation = await self._conversation_for(inbound)
+        conversation = await self._existing_conversation(inbound)
         passages = await self._passages(inbound.user_id, conversation, text)
         prompt = await self._prompt(conversation, passages, text)
         max_tokens = min(spec.max_output_tokens, spec.context_window - prompt.prompt_tokens)
         if max_tokens < 16:
             raise InvalidRequest("The message does not fit the model's context window.", reason="message_too_long")
         message_id = str(uuid.uuid4())
+        # The hold comes before anything is written: a refused reply leaves no trace.
         hold = await self._quota.hold(inbound.user_id, spec, prompt.prompt_tokens, key=f"reply:{message_id}")
-        run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages))
         try:
+            if conversation is None:
+                conversation = await self._conversations.create(inbound.user_id, title=_title_from(text),
+                                                                chat_key=inbound.chat_key)
             user_message = await self._messages.add(conversation_id=conversation.id, user_id=inbound.user_id,
                                                     role="user", content=text)
         except BaseException:
             await asyncio.shield(self._quota.release(hold))
             raise
-        yield ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
-        async for event in run.stream(inbound.user_id, max_tokens):
+        run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages))
+        started = ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
+        async for event in run.stream(inbound.user_id, max_tokens, started):
             yield event
         self._after_reply(conversation)
 
-    async def _conversation_for(self, inbound: InboundMessage) -> Conversation:
+    async def _existing_conversation(self, inbound: InboundMessage) -> Conversation | None:
+        """The conversation this message continues; None when it starts a new one."""
         if inbound.conversation_id:
             conv = await self._conversations.get(inbound.conversation_id)
             if conv is None or conv.user_id != inbound.user_id:
                 raise NotFound("Conversation not found.")
             return conv
         if inbound.chat_key:
-            conv = await self._conversations.latest_for_chat(inbound.chat_key)
-            if conv is not None:
-                return conv
-        return await self._conversations.create(inbound.user_id, title=_title_from(inbound.text),
-                                                chat_key=inbound.chat_key)
+            return await self._conversations.latest_for_chat(inbound.chat_key)
+        return None
 
-    async def _passages(self, user_id: str, conversation: Conversation, text: str) -> list[Passage]:
+    async def _passages(self, user_id: str, conversation: Conversation | None, text: str) -> list[Passage]:
         if self.retriever is None:
             return []
-        return await self.retriever.retrieve(user_id, text, conversation.resource_ids, self._settings.top_k)
+        scope = conversation.resource_ids if conversation else ()
+        return await self.retriever.retrieve(user_id, text, scope, self._settings.top_k)
 
-    async def _prompt(self, conversation: Conversation, passages: list[Passage], text: str) -> Prompt:
+    async def _prompt(self, conversation: Conversation | None, passages: list[Passage], text: str) -> Prompt:
+        if conversation is None:
+            return build_prompt(self._counter, instruction=self._settings.default_instruction, summary="",
+                                passages=passages, history=[], question=text,
+                                history_tokens=self._settings.history_tokens)
         instruction = conversation.instruction or ""
         if conversation.role:
             role = await self._roles.get(conversation.role)
@@ -159,9 +166,10 @@ class _Run:
         self.parts: list[str] = []
         self.usage: Usage | None = None
 
-    async def stream(self, user_id: str, max_tokens: int) -> AsyncIterator[ReplyEvent]:
+    async def stream(self, user_id: str, max_tokens: int, started: ReplyStarted) -> AsyncIterator[ReplyEvent]:
         request = ModelRequest(self.spec.name, self.prompt.turns, max_tokens)
         try:
+            yield started
             async for chunk in self.e._model.stream(request):
                 if isinstance(chunk, TextDelta):
                     if chunk.text:

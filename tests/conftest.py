@@ -97,3 +97,67 @@ def make_config(tmp_path: Path, llm_base_url: str = "http://127.0.0.1:9/v1", *, 
         else:
             data[key] = value
     return parse_config(data, env={})
+
+
+# --- the model server, services and the running app ---------------------------------------------
+
+@pytest.fixture
+async def fake_llm():
+    """A local OpenAI-compatible server (real SSE) serving the model `test-model`."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    async with FakeOpenAI(api_key="sk-test", models=["test-model"]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(tmp_path: Path, fake_llm) -> AppConfig:
+    return make_config(tmp_path, fake_llm.base_url)
+
+
+@pytest.fixture
+async def services(config: AppConfig):
+    """The engine's services on SQLite, talking to fake_llm; no background sweepers."""
+    from bot.wiring import open_services
+
+    async with open_services(config, background=False) as s:
+        yield s
+
+
+class RunningApp:
+    """The real app factory served on 127.0.0.1 over real HTTP."""
+
+    def __init__(self, app, runner, base_url: str):
+        self.app = app
+        self.runner = runner
+        self.base_url = base_url
+
+    @property
+    def services(self):
+        from bot.app import SERVICES
+
+        return self.app[SERVICES]
+
+
+@pytest.fixture
+async def start_app():
+    """Start create_app(config) on a free port: `running = await start_app(config)`; stopped after the test."""
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    started: list[web.AppRunner] = []
+
+    async def start(cfg: AppConfig, extra_installers=None) -> RunningApp:
+        app = create_app(cfg, extra_installers)
+        runner = web.AppRunner(app, shutdown_timeout=5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        started.append(runner)
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return RunningApp(app, runner, f"http://127.0.0.1:{port}")
+
+    yield start
+    for runner in reversed(started):
+        await runner.cleanup()

@@ -1,0 +1,126 @@
+"""ChatModel over OpenAI-compatible providers: routes by model name, streams deltas and usage, never retries."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator, Iterable
+
+import openai
+
+from core.domain import Usage
+from core.errors import InvalidRequest, UpstreamError
+from core.ports import ModelRequest, TextDelta, UsageReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    base_url: str
+    api_key: str
+    timeout_seconds: float
+    model_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Route:
+    provider: str
+    client: openai.AsyncOpenAI
+
+
+class OpenAIChatModel:
+    def __init__(self, providers: Iterable[Provider | tuple]):
+        self._routes: dict[str, _Route] = {}
+        self._clients: list[openai.AsyncOpenAI] = []
+        for p in providers:
+            p = p if isinstance(p, Provider) else Provider(*p)
+            # max_retries=0: a retried request may be generated (and billed) twice by the provider.
+            # An empty key still builds a client (local servers need none); a real provider answers 401.
+            client = openai.AsyncOpenAI(base_url=p.base_url, api_key=p.api_key or "unset",
+                                        timeout=p.timeout_seconds, max_retries=0)
+            self._clients.append(client)
+            for model in p.model_names:
+                if model in self._routes:
+                    raise ValueError(f"model {model!r} is listed under more than one provider")
+                self._routes[model] = _Route(p.name, client)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | UsageReport]:
+        route = self._routes.get(request.model)
+        if route is None:
+            raise InvalidRequest(f"Unknown model {request.model!r}.", reason="unknown_model")
+        try:
+            stream = await route.client.chat.completions.create(
+                model=request.model,
+                messages=[{"role": t.role, "content": t.content} for t in request.messages],
+                max_tokens=request.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        except openai.OpenAIError as exc:
+            raise _request_failed(route.provider, exc) from exc
+
+        usage: Usage | None = None
+        finished = answered = False
+        async with stream:
+            try:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                    for choice in chunk.choices[:1]:
+                        finished = finished or choice.finish_reason is not None
+                        if choice.delta is not None and choice.delta.content:
+                            answered = True
+                            yield TextDelta(choice.delta.content)
+            except (openai.OpenAIError, ValueError) as exc:  # ValueError: a chunk that is not valid JSON
+                raise _stream_broke(route.provider, exc, answered) from exc
+        if not finished:
+            raise _stream_broke(route.provider, None, answered)
+        if usage is not None:
+            yield UsageReport(usage)
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+
+def _request_failed(provider: str, exc: openai.OpenAIError) -> UpstreamError:
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamError(f"The model provider {provider} did not answer in time; try again.",
+                             reason="upstream_timeout", status=504)
+    if isinstance(exc, openai.APIConnectionError):
+        return UpstreamError(f"The model provider {provider} cannot be reached right now; try again later.",
+                             reason="upstream_unavailable", status=503)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status in (401, 403):
+            log.error("model provider %s rejected the API key (HTTP %s)", provider, status)
+            return UpstreamError(f"The model provider {provider} rejected the API key; ask the operator to check it.",
+                                 reason="upstream_unauthorized", status=502)
+        if status == 429:
+            # UpstreamError (not RateLimited) so the engine releases the hold like any provider failure.
+            return UpstreamError("The model provider is rate limiting; try again shortly.",
+                                 reason="rate_limited", status=429)
+        if status >= 500:
+            return UpstreamError(f"The model provider {provider} failed (HTTP {status}); try again later.",
+                                 reason="upstream_error", status=502)
+        return UpstreamError(f"The model provider {provider} refused the request (HTTP {status}): {_detail(exc)}",
+                             reason="upstream_error", status=502)
+    return UpstreamError(f"The model provider {provider} failed: {exc}", reason="upstream_error", status=502)
+
+
+def _stream_broke(provider: str, exc: Exception | None, answered: bool) -> UpstreamError:
+    log.warning("stream from model provider %s broke: %r", provider, exc)
+    cut = "the answer was cut off" if answered else "no answer arrived"
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamError(f"The model provider {provider} stopped responding; {cut}.",
+                             reason="upstream_timeout", status=504)
+    return UpstreamError(f"The connection to the model provider {provider} broke; {cut}.",
+                         reason="upstream_error", status=502)
+
+
+def _detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return exc.message
