@@ -29,12 +29,28 @@ class DatabaseConfig(Strict):
 
 class RedisConfig(Strict):
     url: str | None = None
+    key_prefix: str = "bot:"
+
+
+class OAuthProviderConfig(Strict):
+    """A generic OAuth2 (authorization code) login provider."""
+
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,26}$")
+    client_id: str
+    client_secret: str = ""
+    authorize_url: str
+    token_url: str
+    userinfo_url: str
+    scope: str = ""
+    id_field: str = "id"
+    name_field: str = "name"
 
 
 class SecurityConfig(Strict):
     admin_api_keys: list[str] = Field(default_factory=list)
     token_secret: str = ""
     token_ttl: int = Field(86400, ge=60)
+    oauth_providers: list[OAuthProviderConfig] = Field(default_factory=list)
 
     @field_validator("admin_api_keys")
     @classmethod

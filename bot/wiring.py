@@ -13,6 +13,7 @@ from adapters.storage.chats import TortoiseConversations, TortoiseMessages
 from adapters.storage.commerce import TortoiseOrders, TortoiseProducts, TortoiseRoles
 from adapters.storage.ephemeral import DatabaseEphemeralStore
 from adapters.storage.ledger import TortoiseLedger
+from adapters.storage.redis_store import RedisEphemeralStore
 from adapters.storage.users import TortoiseUsers
 from bot.background import Periodic
 from bot.config import AppConfig
@@ -81,7 +82,11 @@ def build_services(config: AppConfig) -> Services:
     model = build_model(config)
     counter = TiktokenCounter()
     catalog = ModelCatalog(model_specs(config), config.llm.default_model)
-    ephemeral = DatabaseEphemeralStore()
+    ephemeral: EphemeralStore
+    if config.redis.url:
+        ephemeral = RedisEphemeralStore(config.redis.url, config.redis.key_prefix)
+    else:
+        ephemeral = DatabaseEphemeralStore()
     quota = QuotaLedger(repos.ledger, config.quota.hold_ttl_seconds)
     accounts = AccountService(repos.users, quota, ephemeral, repos.tx, config.quota.signup_grant,
                               config.rag.user_storage_mb * MB)
@@ -101,6 +106,8 @@ def build_services(config: AppConfig) -> Services:
                         ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
                         ephemeral, Periodic(), QrLoginService(ephemeral))
     services.closers.append(model.close)
+    if isinstance(ephemeral, RedisEphemeralStore):
+        services.closers.append(ephemeral.close)
     return services
 
 

@@ -48,7 +48,13 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
+def redis_prefix() -> str:
+    return f"bot-test-{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture
+async def redis_url(redis_prefix: str) -> AsyncIterator[str]:
+    """The local Redis; the test's keys live under a unique prefix (`redis_prefix`) and are removed after."""
     import redis.asyncio as redis
 
     client = redis.from_url(REDIS_URL)
@@ -57,9 +63,8 @@ async def redis_url() -> AsyncIterator[str]:
     except Exception as e:  # noqa: BLE001
         await client.aclose()
         _unavailable("Redis at " + REDIS_URL, e)
-    prefix = f"bot-test-{uuid.uuid4().hex[:8]}"
-    yield REDIS_URL + f"#{prefix}"
-    keys = [k async for k in client.scan_iter(f"{prefix}*")]
+    yield REDIS_URL
+    keys = [k async for k in client.scan_iter(f"{redis_prefix}*")]
     if keys:
         await client.delete(*keys)
     await client.aclose()

@@ -16,9 +16,15 @@ def app_version() -> str:
 
 
 async def status(request: web.Request) -> web.Response:
-    database = "ok" if await db.ping() else "unavailable"
-    body = {"status": "ok" if database == "ok" else "degraded", "version": app_version(), "database": database}
-    return web.json_response(body, status=200 if database == "ok" else 503)
+    from bot.app import SERVICES
+
+    body = {"status": "ok", "version": app_version(), "database": "ok" if await db.ping() else "unavailable"}
+    ping = getattr(request.app[SERVICES].ephemeral, "ping", None)
+    if ping is not None:
+        body["redis"] = "ok" if await ping() else "unavailable"
+    healthy = all(body[k] == "ok" for k in ("database", "redis") if k in body)
+    body["status"] = "ok" if healthy else "degraded"
+    return web.json_response(body, status=200 if healthy else 503)
 
 
 def install(app: web.Application) -> None:

@@ -1,0 +1,64 @@
+"""config.yaml: one validated model, ${VAR} substitution, problems reported with their YAML path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_is_valid_without_any_environment() -> None:
+    config = load_config(ROOT / "config.yaml", env={})
+    assert config.database.url == "sqlite://data/bot.db"
+    assert config.server.port == 8080
+    assert config.security.admin_api_keys == []  # "${ADMIN_API_KEY:-}" never becomes a usable empty key
+    assert config.llm.default_model == "gpt-4o-mini"
+
+
+def test_env_substitution_with_defaults() -> None:
+    config = load_config(ROOT / "config.yaml", env={"OPENAI_API_KEY": "sk-1", "PORT": "9000",
+                                                      "ADMIN_API_KEY": "adm"})
+    assert config.llm.providers[0].api_key == "sk-1"
+    assert config.server.port == 9000
+    assert config.security.admin_api_keys == ["adm"]
+
+
+def test_missing_variable_without_default_names_the_path() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config({"channels": {"wechat": {"token": "${WX_TOKEN}"}}}, env={})
+    assert e.value.problems == ["channels.wechat.token: environment variable WX_TOKEN is not set "
+                                "(use ${WX_TOKEN:-default} for a default)"]
+
+
+@pytest.mark.parametrize("data, problem", [
+    ({"server": {"prot": 1}}, "server.prot: unknown key"),
+    ({"server": {"port": "eighty"}}, "server.port: Input should be a valid integer, unable to parse string as an integer"),
+    ({"channels": {"wechat": {"enabled": True, "app_id": "a", "app_secret": "s"}}},
+     "channels.wechat: token required when the WeChat channel is enabled"),
+    ({"llm": {"providers": [{"name": "p", "base_url": "http://x", "models": [{"input_weight": 1}]}]}},
+     "llm.providers[0].models[0].name: field required"),
+    ({"products": [{"id": "p", "name": "P", "price": -1}]}, "products[0].price: Input should be greater than or equal to 0"),
+    ({"channels": {"telegram": {"mode": "carrier-pigeon"}}},
+     "channels.telegram.mode: Input should be 'polling' or 'webhook'"),
+])
+def test_problems_carry_their_yaml_path(data: dict, problem: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(data, env={})
+    assert problem in e.value.problems
+
+
+def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml", env={})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("server: {port: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(bad, env={})
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("just a string\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(scalar, env={})
+
