@@ -62,3 +62,12 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_config(scalar, env={})
 
+
+
+def test_deploy_config_is_valid_with_its_environment() -> None:
+    env = {"PUBLIC_URL": "https://bot.example.com", "DATABASE_URL": "postgres://bot:pw@postgres:5432/bot",
+           "REDIS_URL": "redis://redis:6379/0", "ADMIN_API_KEY": "k", "TOKEN_SECRET": "s", "OPENAI_API_KEY": "sk"}
+    config = load_config(ROOT / "deploy" / "config.prod.yaml", env=env)
+    assert config.redis.url == "redis://redis:6379/0" and config.channels.telegram.mode == "webhook"
+    with pytest.raises(ConfigError, match="DATABASE_URL is not set"):
+        load_config(ROOT / "deploy" / "config.prod.yaml", env={k: v for k, v in env.items() if k != "DATABASE_URL"})
