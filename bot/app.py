@@ -5,9 +5,10 @@ from typing import AsyncIterator, Callable
 
 from aiohttp import web
 
-from adapters.http import errors, status
+from adapters.http import errors, metrics, status
+from adapters.metrics import Metrics
 from bot.config import AppConfig
-from bot.wiring import ServiceHook, Services, open_services
+from bot.wiring import Services, open_services
 
 CONFIG = web.AppKey("config", AppConfig)
 SERVICES = web.AppKey("services", Services)
@@ -21,6 +22,9 @@ Installer = Callable[[web.Application, AppConfig], None]
 def installers() -> list[Installer]:
     """The features that plug into the app, in order. Imported here so nothing loads at import time."""
     found: list[Installer] = []
+    from adapters.http.api import install as install_api
+
+    found.append(install_api)
     return found
 
 
@@ -30,19 +34,14 @@ def create_app(config: AppConfig, extra_installers: list[Installer] | None = Non
     app[SERVICE_HOOKS] = []
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
-        async with open_services(config, hooks=app[SERVICE_HOOKS]) as services:
+        async with open_services(config, hooks=app[SERVICE_HOOKS], metrics=app[metrics.METRICS]) as services:
             app[SERVICES] = services
             yield
 
     app.cleanup_ctx.append(services_ctx)
+    metrics.install(app, Metrics())
     status.install(app)
     for install in [*installers(), *(extra_installers or [])]:
         install(app, config)
     return app
 
-
-def services_of(app: web.Application) -> Services:
-    return app[SERVICES]
-
-
-ServiceHookT = ServiceHook

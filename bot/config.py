@@ -58,6 +58,14 @@ class SecurityConfig(Strict):
         # "${ADMIN_API_KEY:-}" expands to "" when unset: that must never be a valid key.
         return [k for k in keys if k]
 
+    @field_validator("oauth_providers")
+    @classmethod
+    def _unique_names(cls, providers: list[OAuthProviderConfig]) -> list[OAuthProviderConfig]:
+        names = [p.name for p in providers]
+        if len(names) != len(set(names)):
+            raise ValueError("two OAuth providers have the same name")
+        return providers
+
 
 class ModelConfig(Strict):
     name: str
@@ -136,6 +144,13 @@ class RagConfig(Strict):
     top_k: int = Field(4, ge=1, le=50)
     user_storage_mb: int = Field(5, ge=0)
     allow_private_urls: bool = False
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    chunk_chars: int = Field(800, ge=100, le=8000)
+    chunk_overlap: int = Field(120, ge=0, le=2000)
+    min_similarity: float = Field(0.2, ge=-1, le=1)
+    max_upload_mb: int = Field(20, ge=1)
+    max_page_kb: int = Field(4096, ge=1)
+    fetch_timeout_seconds: float = Field(20.0, gt=0)
 
 
 class TelegramConfig(Strict):
@@ -144,6 +159,10 @@ class TelegramConfig(Strict):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_secret: str = ""
     api_base_url: str = "https://api.telegram.org/bot"
+    # Streaming pace (seconds between edits of one reply) and the getUpdates long-poll wait.
+    edit_interval_private: float = Field(1.0, ge=0)
+    edit_interval_group: float = Field(3.0, ge=0)
+    poll_timeout: int = Field(30, ge=0, le=300)
 
     @model_validator(mode="after")
     def _needs_token(self) -> "TelegramConfig":
@@ -151,6 +170,8 @@ class TelegramConfig(Strict):
             raise ValueError("token is required when the Telegram channel is enabled")
         if self.enabled and self.mode == "webhook" and not self.webhook_secret:
             raise ValueError("webhook_secret is required in webhook mode")
+        if self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.webhook_secret):
+            raise ValueError("webhook_secret may only use A-Z, a-z, 0-9, _ and - (1-256 characters), as Telegram requires")
         return self
 
 
@@ -163,9 +184,14 @@ class WeChatConfig(Strict):
     reply_mode: Literal["customer_service", "passive"] = "customer_service"
     api_base_url: str = "https://api.weixin.qq.com"
     welcome: str = "Welcome! Send any message to start chatting."
-    pending_text: str = "Still thinking; send anything to get the answer."
+    pending_text: str = Field("Still thinking; send anything to get the answer.", max_length=300)
+    more_text: str = Field("(More follows; send anything to get the rest.)", max_length=300)
     menu: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
+    # WeChat's passive-reply timing: leave as is (tests shrink it). A callback waits this long for the answer...
+    passive_window_seconds: float = Field(4.5, gt=0)
+    # ...and WeChat retries a callback that got no answer within this many seconds.
+    callback_timeout_seconds: float = Field(5.0, gt=0)
 
     @model_validator(mode="after")
     def _needs_secrets(self) -> "WeChatConfig":
@@ -173,6 +199,10 @@ class WeChatConfig(Strict):
             missing = [k for k in ("app_id", "app_secret", "token") if not getattr(self, k)]
             if missing:
                 raise ValueError(f"{', '.join(missing)} required when the WeChat channel is enabled")
+        if self.encoding_aes_key and len(self.encoding_aes_key) != 43:
+            raise ValueError("encoding_aes_key must be the 43-character EncodingAESKey from the WeChat console")
+        if self.passive_window_seconds >= self.callback_timeout_seconds:
+            raise ValueError("passive_window_seconds must be shorter than callback_timeout_seconds")
         return self
 
 
@@ -192,12 +222,32 @@ class WeChatPayConfig(Strict):
     public_key_id: str = ""
     api_base_url: str = "https://api.mch.weixin.qq.com"
     order_ttl_seconds: int = Field(1800, ge=60)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _needs_merchant_keys(self) -> "WeChatPayConfig":
+        if self.enabled:
+            keys = ("mch_id", "app_id", "apiv3_key", "cert_serial_no", "private_key_path", "public_key_path",
+                    "public_key_id")
+            missing = [k for k in keys if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required when WeChat Pay is enabled")
+            if len(self.apiv3_key.encode()) != 32:
+                raise ValueError("apiv3_key must be the 32-character APIv3 key from the merchant platform")
+        return self
 
 
 class TelegramPaymentsConfig(Strict):
     enabled: bool = True
     currency: str = "XTR"
     provider_token: str = ""
+
+    @field_validator("currency")
+    @classmethod
+    def _stars_only(cls, currency: str) -> str:
+        if currency != "XTR":
+            raise ValueError("only XTR (Telegram Stars) is supported")
+        return currency
 
 
 class PaymentsConfig(Strict):
@@ -208,6 +258,10 @@ class PaymentsConfig(Strict):
 class DifyConfig(Strict):
     app_keys: list[str] = Field(default_factory=list)
     opening_statement: str = ""
+    name: str = "Chatbot"                      # GET /dify/v1/info
+    description: str = ""
+    suggested_questions: list[str] = Field(default_factory=list)
+    ping_interval_seconds: float = Field(10.0, gt=0)  # SSE `ping` events while a reply streams
 
     @field_validator("app_keys")
     @classmethod

@@ -6,7 +6,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from adapters.llm.instrumented import InstrumentedChatModel
 from adapters.llm.openai_chat import OpenAIChatModel
+from adapters.metrics import Metrics
 from adapters.llm.tokens import TiktokenCounter
 from adapters.storage import db
 from adapters.storage.chats import TortoiseConversations, TortoiseMessages
@@ -62,6 +64,7 @@ class Services:
     ephemeral: EphemeralStore
     periodic: Periodic
     qr_login: QrLoginService
+    metrics: Metrics
     # Extensions added by features (retrieval, channels, payments) keyed by name.
     extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -77,9 +80,10 @@ def build_model(config: AppConfig) -> OpenAIChatModel:
                             for p in config.llm.providers])
 
 
-def build_services(config: AppConfig) -> Services:
+def build_services(config: AppConfig, metrics: Metrics | None = None) -> Services:
     repos = Repositories()
-    model = build_model(config)
+    metrics = metrics or Metrics()
+    model = InstrumentedChatModel(build_model(config), metrics)
     counter = TiktokenCounter()
     catalog = ModelCatalog(model_specs(config), config.llm.default_model)
     ephemeral: EphemeralStore
@@ -104,7 +108,7 @@ def build_services(config: AppConfig) -> Services:
                           order_ttl_seconds=config.payments.wechatpay.order_ttl_seconds)
     services = Services(config, repos, catalog, model, counter, quota, accounts,
                         ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
-                        ephemeral, Periodic(), QrLoginService(ephemeral))
+                        ephemeral, Periodic(), QrLoginService(ephemeral), metrics)
     services.closers.append(model.close)
     if isinstance(ephemeral, RedisEphemeralStore):
         services.closers.append(ephemeral.close)
@@ -122,12 +126,12 @@ ServiceHook = Callable[[Services], Awaitable[None]]
 
 @contextlib.asynccontextmanager
 async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = None,
-                        background: bool = True) -> AsyncIterator[Services]:
+                        background: bool = True, metrics: Metrics | None = None) -> AsyncIterator[Services]:
     """Connect the database, build the services, seed roles and products, run the sweepers; undo on exit."""
     await db.open_database(config.database.url)
     services: Services | None = None
     try:
-        services = build_services(config)
+        services = build_services(config, metrics)
         await services.conversations.sync_roles(Role(r.name, r.description, r.system_prompt) for r in config.roles)
         await services.orders.sync_products(configured_products(config))
         for hook in hooks or ():

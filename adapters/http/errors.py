@@ -14,16 +14,18 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+CORRELATION_ID = web.RequestKey("correlation_id", str)
+
 _HTTP_REASONS = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
                  429: "rate_limited", 502: "upstream_error"}
 
 
 def correlation_id(request: web.Request) -> str:
-    cid = request.get("correlation_id")
+    cid = request.get(CORRELATION_ID)
     if cid is None:
-        cid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        request["correlation_id"] = cid
+        cid = request.headers.get("X-Request-Id", "")[:100] or uuid.uuid4().hex
+        request[CORRELATION_ID] = cid
     return cid
 
 

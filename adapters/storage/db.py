@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 log = logging.getLogger(__name__)
 
 # Every module with tortoise models; later features append theirs here.
-MODEL_MODULES = ["adapters.storage.models"]
+MODEL_MODULES = ["adapters.storage.models", "adapters.storage.models_auth"]
 
 
 def normalize_url(url: str) -> str:
@@ -24,6 +24,11 @@ def normalize_url(url: str) -> str:
         path = url.removeprefix("sqlite://").split("?", 1)[0]
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if "synchronous=" not in url:
+            # WAL's recommended setting: no fsync per commit (tortoise runs every query through one lock, so
+            # fsyncs capped throughput, see docs/benchmarks.md). A crashed process loses nothing; a power cut
+            # may lose the last commits, never corrupts. `?synchronous=FULL` in database.url restores fsyncs.
+            url += ("&" if "?" in url else "?") + "synchronous=NORMAL"
     return url
 
 

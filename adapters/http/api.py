@@ -1,0 +1,25 @@
+"""The native HTTP API under /api/v1: credentials, routes and the OpenAPI document, installed into the app."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from adapters.http import accounts, catalog, conversations, oauth, openapi, orders, replies
+from adapters.http.auth import CREDENTIAL_RESOLVER
+from adapters.http.tokens import add_credential_services, resolve_credentials
+from bot.config import AppConfig
+
+PREFIX = "/api/v1"
+
+
+def install(app: web.Application, config: AppConfig) -> None:
+    from bot.app import SERVICE_HOOKS
+
+    app[CREDENTIAL_RESOLVER] = resolve_credentials
+    app[SERVICE_HOOKS].append(add_credential_services)
+    accounts.install(app, PREFIX)
+    oauth.install(app, PREFIX, config)
+    conversations.install(app, PREFIX)
+    replies.install(app, PREFIX)
+    catalog.install(app, PREFIX)
+    orders.install(app, PREFIX)
+    openapi.install(app, PREFIX)

@@ -1,0 +1,111 @@
+"""Roles and products: anyone signed in reads them, only an admin writes them."""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from aiohttp import web
+
+from adapters.http.endpoint import Call, Endpoint, add_all
+from adapters.http.paging import page_list
+from adapters.http.schemas import ListQuery, PageOut
+from adapters.http.schemas_commerce import ProductIn, ProductOut, ProductPatch, RoleIn, RoleOut, RolePatch
+from adapters.http.tokens import services_of
+from core.domain import Product, Role
+from core.errors import Conflict, NotFound
+
+
+async def list_roles(call: Call) -> PageOut[RoleOut]:
+    q: ListQuery = call.query
+    roles = await services_of(call.request).conversations.roles()
+    page = page_list(roles, lambda r: r.name, q.limit, q.cursor)
+    return PageOut[RoleOut](data=[RoleOut.of(r) for r in page.items], cursor=page.cursor, has_more=page.has_more)
+
+
+async def create_role(call: Call) -> RoleOut:
+    body: RoleIn = call.body
+    conversations = services_of(call.request).conversations
+    try:
+        await conversations.role(body.name)
+    except NotFound:
+        return RoleOut.of(await conversations.put_role(Role(body.name, body.description, body.system_prompt)))
+    raise Conflict(f"A role named {body.name!r} exists; change it with PATCH.", reason="already_exists")
+
+
+async def get_role(call: Call) -> RoleOut:
+    return RoleOut.of(await services_of(call.request).conversations.role(call.path("name")))
+
+
+async def update_role(call: Call) -> RoleOut:
+    body: RolePatch = call.body
+    conversations = services_of(call.request).conversations
+    role = await conversations.role(call.path("name"))
+    changed = dataclasses.replace(role, **{k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None})
+    return RoleOut.of(await conversations.put_role(changed))
+
+
+async def delete_role(call: Call) -> None:
+    await services_of(call.request).conversations.delete_role(call.path("name"))
+
+
+def _product_key(p: Product) -> str:
+    return f"{p.price:015.2f}:{p.id}"  # the repository's order: price, then id
+
+
+async def list_products(call: Call) -> PageOut[ProductOut]:
+    q: ListQuery = call.query
+    page = page_list(await services_of(call.request).orders.products(), _product_key, q.limit, q.cursor)
+    return PageOut[ProductOut](data=[ProductOut.of(p) for p in page.items], cursor=page.cursor,
+                               has_more=page.has_more)
+
+
+async def create_product(call: Call) -> ProductOut:
+    body: ProductIn = call.body
+    orders = services_of(call.request).orders
+    product_id = body.id or uuid.uuid4().hex[:12]
+    try:
+        await orders.product(product_id)
+    except NotFound:
+        values = body.model_dump(exclude={"id"})
+        return ProductOut.of(await orders.put_product(Product(id=product_id, **values)))
+    raise Conflict(f"A product with id {product_id!r} exists; change it with PATCH.", reason="already_exists")
+
+
+async def get_product(call: Call) -> ProductOut:
+    return ProductOut.of(await services_of(call.request).orders.product(call.path("id")))
+
+
+async def update_product(call: Call) -> ProductOut:
+    body: ProductPatch = call.body
+    orders = services_of(call.request).orders
+    product = await orders.product(call.path("id"))
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    return ProductOut.of(await orders.put_product(dataclasses.replace(product, **changes)))
+
+
+async def delete_product(call: Call) -> None:
+    await services_of(call.request).orders.remove_product(call.path("id"))
+
+
+def install(app: web.Application, prefix: str) -> None:
+    add_all(app, prefix, [
+        Endpoint("GET", "/roles", list_roles, "Roles a conversation can take", access="any", query=ListQuery,
+                 response=PageOut[RoleOut], tag="roles"),
+        Endpoint("POST", "/roles", create_role, "Add a role (admin)", access="admin", body=RoleIn,
+                 response=RoleOut, status=201, tag="roles"),
+        Endpoint("GET", "/roles/{name}", get_role, "One role", access="any", response=RoleOut, tag="roles"),
+        Endpoint("PATCH", "/roles/{name}", update_role, "Change a role (admin)", access="admin", body=RolePatch,
+                 response=RoleOut, tag="roles"),
+        Endpoint("DELETE", "/roles/{name}", delete_role, "Remove a role (admin)", access="admin", status=204,
+                 tag="roles"),
+        Endpoint("GET", "/products", list_products, "Token packs for sale", access="any", query=ListQuery,
+                 response=PageOut[ProductOut], tag="products"),
+        Endpoint("POST", "/products", create_product, "Add a product (admin)", access="admin", body=ProductIn,
+                 response=ProductOut, status=201, tag="products"),
+        Endpoint("GET", "/products/{id}", get_product, "One product", access="any", response=ProductOut,
+                 tag="products"),
+        Endpoint("PATCH", "/products/{id}", update_product, "Change a product (admin)", access="admin",
+                 body=ProductPatch, response=ProductOut, tag="products"),
+        Endpoint("DELETE", "/products/{id}", delete_product, "Withdraw a product from sale (admin)",
+                 access="admin", status=204, tag="products"),
+    ])

@@ -1,0 +1,129 @@
+"""Declared endpoints: one pydantic model validates a request and documents it in the OpenAPI document."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable, Iterable, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from adapters.http.auth import Principal, authenticate, require_admin, require_any, require_user
+from core.errors import InvalidRequest
+
+Access = Literal["user", "admin", "any", "public"]
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, who is calling, and the validated body and query."""
+
+    request: web.Request
+    principal: Principal | None
+    body: Any = None
+    query: Any = None
+
+    @property
+    def user_id(self) -> str:
+        assert self.principal is not None and self.principal.user_id is not None
+        return self.principal.user_id
+
+    def path(self, name: str) -> str:
+        return self.request.match_info[name]
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    access: Access = "user"
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    # May answer text/event-stream instead: the event names and the models of their JSON `data`.
+    streams: tuple[tuple[str, type[BaseModel]], ...] = ()
+    tag: str = ""
+    extra_statuses: tuple[int, ...] = field(default=())
+
+
+# Every declared endpoint of the app, in order; the OpenAPI document is generated from this list.
+ENDPOINTS = web.AppKey("http_endpoints", list)
+
+_GUARDS: dict[str, Callable[[web.Request], Awaitable[Principal | None]]] = {
+    "user": require_user, "admin": require_admin, "any": require_any, "public": authenticate,
+}
+
+
+def field_errors(error: ValidationError, where: str) -> str:
+    """'content: Field required; limit: Input should be less than or equal to 100'."""
+    parts = []
+    for err in error.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or where
+        kind = err.get("type")
+        msg = "unknown field" if kind == "extra_forbidden" else str(err.get("msg", "invalid"))
+        parts.append(f"{loc}: {msg.removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+async def read_json(request: web.Request, required: bool = True) -> Any:
+    raw = await request.read()   # beyond server.max_body_bytes this raises 413
+    if not raw.strip():
+        if required:
+            raise InvalidRequest("The request needs a JSON body.")
+        return {}
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidRequest("The body is not UTF-8 text.") from None
+    except json.JSONDecodeError as e:
+        raise InvalidRequest(f"The body is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
+
+
+def validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise InvalidRequest(f"Invalid {where}: {field_errors(e, where)}") from None
+
+
+def _render(endpoint: Endpoint, result: Any) -> web.StreamResponse:
+    if isinstance(result, web.StreamResponse):
+        return result
+    if result is None:
+        return web.Response(status=204)
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="json")
+    return web.json_response(result, status=endpoint.status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    guard = _GUARDS[endpoint.access]
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        # Who is calling is settled first: an unauthorised request never has its body read.
+        principal = await guard(request)
+        query = validate(endpoint.query, dict(request.query), "query") if endpoint.query else None
+        body = None
+        if endpoint.body is not None:
+            body = validate(endpoint.body, await read_json(request, endpoint.body_required), "body")
+        return _render(endpoint, await endpoint.handler(Call(request, principal, body, query)))
+
+    return handle
+
+
+def add(app: web.Application, endpoint: Endpoint) -> None:
+    """Route `endpoint` and list it in the OpenAPI document."""
+    app.setdefault(ENDPOINTS, []).append(endpoint)
+    app.router.add_route(endpoint.method, endpoint.path, _wrap(endpoint))
+
+
+def add_all(app: web.Application, prefix: str, endpoints: Iterable[Endpoint]) -> None:
+    for endpoint in endpoints:
+        add(app, replace(endpoint, path=prefix + endpoint.path))

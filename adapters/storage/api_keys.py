@@ -1,0 +1,20 @@
+"""core.auth.ApiKeyRepository on tortoise: one hashed key per user."""
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from adapters.storage.models_auth import ApiKeyRow
+
+
+class TortoiseApiKeys:
+    async def replace(self, user_id: str, key_hash: str, hint: str) -> None:
+        async with in_transaction():
+            await ApiKeyRow.filter(user_id=user_id).delete()
+            await ApiKeyRow.create(user_id=user_id, key_hash=key_hash, hint=hint)
+
+    async def delete(self, user_id: str) -> bool:
+        return bool(await ApiKeyRow.filter(user_id=user_id).delete())
+
+    async def user_for(self, key_hash: str) -> str | None:
+        row = await ApiKeyRow.get_or_none(key_hash=key_hash)
+        return row.user_id if row else None
