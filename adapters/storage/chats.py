@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Iterable, Sequence
 
+from tortoise import timezone
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -70,7 +71,9 @@ class TortoiseConversations:
             return bool(await ConversationRow.filter(id=conversation_id).delete())
 
     async def add_token_usage(self, conversation_id: str, tokens: int) -> None:
-        await ConversationRow.filter(id=conversation_id).update(token_usage=F("token_usage") + tokens)
+        # A reply is activity: updated_at moves with it, so lists ordered by recency see it.
+        await ConversationRow.filter(id=conversation_id).update(token_usage=F("token_usage") + tokens,
+                                                                updated_at=timezone.now())
 
     async def set_summary(self, conversation_id: str, summary: str, until_seq: int) -> None:
         await ConversationRow.filter(id=conversation_id).update(summary=summary, summary_until=until_seq)

@@ -1,0 +1,33 @@
+"""The Dify-compatible chat-app API at /dify/v1 (CONTRACT 5), a sub-app with Dify's own error shape."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.config import AppConfig
+
+PREFIX = "/dify/v1"
+
+
+def install(app: web.Application, config: AppConfig) -> None:
+    from adapters.http.dify import app_info, chat, history
+    from adapters.http.dify.errors import dify_error_middleware
+    from adapters.http.dify.tasks import TASKS, ReplyTasks
+    from bot.app import SERVICE_HOOKS
+
+    api = web.Application(middlewares=[dify_error_middleware])
+    api[TASKS] = ReplyTasks()
+    chat.add_routes(api)
+    history.add_routes(api)
+    app_info.add_routes(api)
+    app[SERVICE_HOOKS].append(_add_chat_app)
+    app.add_subapp(PREFIX, api)
+
+
+async def _add_chat_app(services) -> None:
+    from adapters.http.dify.history import CHAT_APP
+    from adapters.storage.chat_app import TortoiseChatHistory
+    from core.chat_app import ChatAppService
+    from core.titles import TitleWriter
+
+    titles = TitleWriter(services.model, services.catalog, services.counter, services.quota)
+    services.extras[CHAT_APP] = ChatAppService(services.conversations, TortoiseChatHistory(), titles)

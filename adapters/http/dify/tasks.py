@@ -1,0 +1,100 @@
+"""Replies in flight: each runs in its own task, registered by task_id so `stop` can cancel it."""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from core.chat import ChatEngine, ReplyEvent, ReplyStarted
+from core.domain import InboundMessage
+
+_END = object()
+
+
+class ReplyRun:
+    """One engine reply consumed by a task of its own; the handler reads its events from a queue.
+
+    Cancelling the task is how a reply stops: the engine then stores the partial answer as
+    'cancelled' and charges what was generated."""
+
+    def __init__(self, engine: ChatEngine, inbound: InboundMessage, task_id: str):
+        self.task_id = task_id
+        self._engine = engine
+        self._inbound = inbound
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self._began = time.monotonic()
+        self.started: ReplyStarted | None = None
+        self.failure: BaseException | None = None
+        self.stopped = False
+
+    def start(self) -> asyncio.Task:
+        self._task = asyncio.get_running_loop().create_task(self._produce(), name=f"dify-reply-{self.task_id}")
+        self._task.add_done_callback(self._ended)
+        return self._task
+
+    async def _produce(self) -> None:
+        async for event in self._engine.reply(self._inbound):
+            self._queue.put_nowait(event)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        if task.cancelled():
+            self.stopped = True
+        else:
+            self.failure = task.exception()
+        self._queue.put_nowait(_END)
+
+    async def events(self, ping_every: float | None = None) -> AsyncIterator[ReplyEvent | None]:
+        """The engine's events as they come, and None whenever `ping_every` seconds pass without one.
+        When the iteration ends, `failure` or `stopped` tell how the reply ended."""
+        while True:
+            try:
+                item = await asyncio.wait_for(self._queue.get(), ping_every)
+            except TimeoutError:
+                yield None
+                continue
+            if item is _END:
+                return
+            if isinstance(item, ReplyStarted):
+                self.started = item
+            yield item
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._began
+
+    def cancel(self) -> bool:
+        if self._task is None or self._task.done():
+            return False
+        self._task.cancel()
+        return True
+
+    async def cancel_and_wait(self) -> None:
+        if self.cancel():
+            assert self._task is not None
+            await asyncio.wait([self._task])
+
+
+class ReplyTasks:
+    """This process's replies in flight by task_id, each stoppable only by the end user who started it."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, tuple[str, ReplyRun]] = {}
+
+    def start(self, run: ReplyRun, user_id: str) -> None:
+        task = run.start()
+        self._running[run.task_id] = (user_id, run)
+        task.add_done_callback(lambda _t: self._running.pop(run.task_id, None))
+
+    def stop(self, task_id: str, user_id: str) -> bool:
+        entry = self._running.get(task_id)
+        if entry is None or entry[0] != user_id:
+            return False
+        return entry[1].cancel()
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+
+TASKS = web.AppKey("dify_reply_tasks", ReplyTasks)
