@@ -22,6 +22,9 @@ Installer = Callable[[web.Application, AppConfig], None]
 def installers() -> list[Installer]:
     """The features that plug into the app, in order. Imported here so nothing loads at import time."""
     found: list[Installer] = []
+    from adapters.wechatpay.routes import install as install_wechatpay
+
+    found.append(install_wechatpay)
     from adapters.http.dify import install as install_dify
 
     found.append(install_dify)

@@ -11,7 +11,8 @@ from core.chat import ReplyDelta, ReplyFinished
 from core.domain import Identity, InboundMessage, User
 from core.errors import DomainError
 
-HELP = "Commands: /new (fresh conversation), /role NAME, /roles, /balance, /help, /quit"
+HELP = ("Commands: /new (fresh conversation), /role NAME, /roles, /balance, /buy [PRODUCT] (pay by WeChat Pay), "
+        "/paid (check the last payment), /help, /quit")
 
 
 async def resolve_user(services: Services, ref: str) -> User:
@@ -46,8 +47,16 @@ async def _read_line(prompt: str) -> str | None:
     return line if line else None
 
 
+def _payment_hooks(config: AppConfig) -> list:
+    if not config.payments.wechatpay.enabled:
+        return []
+    from adapters.wechatpay.gateway import service_hook
+
+    return [service_hook(config)]
+
+
 async def chat(config: AppConfig, name: str) -> int:
-    async with open_services(config) as services:
+    async with open_services(config, hooks=_payment_hooks(config)) as services:
         user = await services.accounts.ensure_user(Identity("cli", name), name)
         chat_key = f"cli:{user.id}"
         print(f"Chatting as {user.name} (balance {user.balance}). {HELP}")
@@ -86,7 +95,34 @@ async def _command(services: Services, user_id: str, chat_key: str, text: str) -
     if name == "/role":
         await services.conversations.set_chat_role(user_id, chat_key, arg.strip())
         return f"Role set to {arg.strip()}; a new conversation starts."
+    if name == "/buy":
+        return await _buy(services, user_id, arg.strip())
+    if name == "/paid":
+        return await _paid(services, user_id)
     if name == "/balance":
         user = await services.accounts.get(user_id)
         return f"Balance: {user.balance} tokens ({user.available} available)."
     return HELP
+
+
+async def _buy(services: Services, user_id: str, product_id: str) -> str:
+    """Order a product and pay with WeChat Pay Native: the QR code is drawn right here in the terminal."""
+    if not product_id:
+        return "\n".join([f"{p.id}: {p.name}, {p.price} {p.currency}, {p.tokens} tokens"
+                          for p in await services.orders.products()] + ["Buy one with /buy PRODUCT."])
+    from adapters.wechatpay.qr import terminal_text
+
+    order = await services.orders.create(user_id, product_id)
+    order = await services.orders.pay(user_id, order.id, "wechat_native")
+    return (f"{terminal_text(order.payment_ref or '')}Scan with WeChat to pay {order.price} {order.currency} "
+            f"for {order.product_name} (order {order.id}, {order.payment_ref}). Then type /paid.")
+
+
+async def _paid(services: Services, user_id: str) -> str:
+    page = await services.orders.list(user_id, "paying", 1, None)
+    if not page.items:
+        return "No payment is waiting; /buy starts one."
+    order = await services.orders.check_payment(page.items[0])
+    if order.status == "paid":
+        return f"Paid: {order.tokens} tokens credited, balance {(await services.accounts.get(user_id)).balance}."
+    return f"Order {order.id} is {order.status}; not paid yet."

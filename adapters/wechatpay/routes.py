@@ -1,0 +1,37 @@
+"""HTTP for WeChat Pay: the notify webhook and the payment QR as PNG; installs the provider's service hook."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from adapters.http.auth import require_user
+from adapters.wechatpay import qr
+from adapters.wechatpay.gateway import EXTRA, NOTIFY_PATH, WeChatPayGateway, service_hook
+from bot.app import SERVICE_HOOKS, SERVICES
+from bot.config import AppConfig
+from core.errors import Conflict
+
+
+async def notify(request: web.Request) -> web.Response:
+    gateway: WeChatPayGateway = request.app[SERVICES].extras[EXTRA]
+    answer = await gateway.notify.handle(request.headers, await request.read())
+    if answer.body is None:
+        return web.Response(status=answer.status)
+    return web.json_response(answer.body, status=answer.status)
+
+
+async def qrcode_png(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    order = await request.app[SERVICES].orders.get(principal.user_id, request.match_info["id"])
+    if order.status != "paying" or not order.payment_ref:
+        raise Conflict(f"This order is {order.status} and has no payment QR; "
+                       f"start paying with POST /api/v1/orders/{order.id}/pay.", reason="invalid_state")
+    return web.Response(body=qr.png(order.payment_ref), content_type="image/png",
+                        headers={"Cache-Control": "no-store"})
+
+
+def install(app: web.Application, config: AppConfig) -> None:
+    app.router.add_get("/api/v1/orders/{id}/qrcode.png", qrcode_png)
+    if not config.payments.wechatpay.enabled:
+        return
+    app.router.add_post(NOTIFY_PATH, notify)
+    app[SERVICE_HOOKS].append(service_hook(config))
