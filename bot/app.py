@@ -31,6 +31,9 @@ def installers() -> list[Installer]:
     from adapters.http.api import install as install_api
 
     found.append(install_api)
+    from adapters.wechat import install as install_wechat
+
+    found.append(install_wechat)
     return found
 
 

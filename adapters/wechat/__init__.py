@@ -1,0 +1,37 @@
+"""The WeChat Official Account channel: webhook, passive and customer-service replies, QR login."""
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def install(app: web.Application, config) -> None:
+    """Routes and start-up work of the channel; nothing at all when channels.wechat.enabled is false."""
+    cfg = config.channels.wechat
+    if not cfg.enabled:
+        return
+    from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
+    from adapters.wechat import login, webhook
+    from adapters.wechat.api import WeChatApi
+    from adapters.wechat.channel import WeChatChannel
+    from adapters.wechat.codec import WeChatCodec
+    from bot.app import SERVICE_HOOKS, SERVICES
+
+    async def build(services) -> None:
+        api = WeChatApi(cfg.api_base_url, cfg.app_id, cfg.app_secret, services.ephemeral)
+        channel = WeChatChannel(services, WeChatCodec(cfg.token, cfg.app_id, cfg.encoding_aes_key), api,
+                                TortoiseWeChatOutbox())
+        services.extras["wechat"] = channel
+        services.orders.paid_listeners.append(channel.notify_paid)
+        services.closers.append(channel.close)
+
+    async def drain(app: web.Application) -> None:
+        # Before the database closes: answers being made finish and are delivered or parked.
+        channel = app[SERVICES].extras.get("wechat") if SERVICES in app else None
+        if channel is not None:
+            await channel.drain(config.server.shutdown_grace_seconds)
+
+    app[SERVICE_HOOKS].append(build)
+    app.on_shutdown.append(drain)
+    app.router.add_get("/webhooks/wechat", webhook.handshake)
+    app.router.add_post("/webhooks/wechat", webhook.callback)
+    login.install(app)

@@ -1,0 +1,131 @@
+"""WeChatChannel: one verified callback in, the HTTP answer out; answers made in order per user, none lost."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator, Awaitable
+
+from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
+from adapters.wechat.api import WeChatApi
+from adapters.wechat.codec import Callback, WeChatCodec
+from adapters.wechat.delivery import CustomerServiceDelivery
+from adapters.wechat.responder import WeChatResponder
+from adapters.wechat.split import TEXT_LIMIT_BYTES
+from adapters.wechat.window import WeChatReplyWindow
+from core.domain import Order
+
+log = logging.getLogger(__name__)
+
+ACK = "success"                 # WeChat's "received, nothing to say" answer
+SEEN_TTL_SECONDS = 7 * 24 * 3600  # a MsgId is answered once, ever: far longer than WeChat ever retries
+
+
+class UserLocks:
+    """One asyncio.Lock per user (FIFO), dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class WeChatChannel:
+    def __init__(self, services, codec: WeChatCodec, api: WeChatApi, outbox: TortoiseWeChatOutbox):
+        cfg = services.config.channels.wechat
+        self.services = services
+        self.codec = codec
+        self.api = api
+        self.outbox = outbox
+        self.passive = cfg.reply_mode == "passive"
+        self._account = cfg.app_id
+        self._responder = WeChatResponder(services, cfg.welcome, cfg.menu, cfg.aliases)
+        self._locks = UserLocks()
+        self._tasks: set[asyncio.Task] = set()
+        self.window = WeChatReplyWindow(
+            outbox=outbox, first_time=self._first_time, spawn=self._spawn, produce=self._produce,
+            window_seconds=cfg.passive_window_seconds, callback_timeout_seconds=cfg.callback_timeout_seconds,
+            pending_text=cfg.pending_text, more_text=cfg.more_text, reply_bytes=TEXT_LIMIT_BYTES)
+        self.delivery = CustomerServiceDelivery(api, outbox, self.window.part_bytes)
+
+    async def handle(self, cb: Callback) -> str:
+        """The HTTP answer for one verified callback: "success", "", or a passive reply XML."""
+        if self.passive:
+            text = await self.window.answer(cb)
+            return self.codec.render_text(cb, text) if text else ACK
+        if await self._first_time(cb.msg_key):
+            self._spawn(self._serve(cb))
+        return ACK
+
+    # --- customer_service mode ---
+
+    async def _serve(self, cb: Callback) -> None:
+        async with self._locks.hold(cb.openid):
+            owed_before = not await self.delivery.flush(cb.openid)
+            text = await self._responder.respond(cb)
+            await self.delivery.push(cb.openid, cb.msg_key, text, owed_before=owed_before)
+
+    async def notify_paid(self, order: Order) -> None:
+        """OrderService paid listener: tell the buyer on WeChat (customer_service mode only)."""
+        if self.passive:
+            return
+        user = await self.services.accounts.get(order.user_id)
+        text = (f"Payment received: {order.product_name}, {order.tokens} tokens added. "
+                f"Your balance is now {user.balance} tokens.")
+        for identity in user.identities:
+            if identity.channel == "wechat":
+                self._spawn(self._notify(identity.external_id, text))
+
+    async def _notify(self, openid: str, text: str) -> None:
+        async with self._locks.hold(openid):
+            owed_before = not await self.delivery.flush(openid)
+            await self.delivery.push(openid, None, text, owed_before=owed_before)
+
+    # --- shared ---
+
+    async def _produce(self, cb: Callback) -> str:
+        async with self._locks.hold(cb.openid):
+            return await self._responder.respond(cb)
+
+    async def _first_time(self, msg_key: str) -> bool:
+        """Marks the message seen (in the shared store, so across restarts and workers); True only once."""
+        return await self.services.ephemeral.add("wechat-seen", f"{self._account}:{msg_key}", "1", SEEN_TTL_SECONDS)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("WeChat background work failed", exc_info=task.exception())
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Let answers in progress finish (shutdown); after `grace_seconds` the rest are cancelled."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
+        while self._tasks:
+            log.info("waiting for %d WeChat answer(s) in progress", len(self._tasks))
+            _, pending = await asyncio.wait(list(self._tasks), timeout=max(0.0, deadline - loop.time()))
+            if pending and loop.time() >= deadline:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                log.warning("%d WeChat answer(s) were cut short by shutdown", len(pending))
+
+    async def close(self) -> None:
+        await self.drain(self.services.config.server.shutdown_grace_seconds)
+        await self.api.close()

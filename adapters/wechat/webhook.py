@@ -1,0 +1,39 @@
+"""GET/POST /webhooks/wechat: WeChat's URL check and its message callbacks."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from adapters.wechat.codec import MAX_BODY_BYTES
+from core.errors import InvalidRequest
+
+
+def channel_of(request: web.Request):
+    from bot.app import SERVICES
+
+    return request.app[SERVICES].extras["wechat"]
+
+
+async def handshake(request: web.Request) -> web.Response:
+    echostr = channel_of(request).codec.handshake(request.query)
+    return web.Response(text=echostr, content_type="text/plain")
+
+
+async def callback(request: web.Request) -> web.Response:
+    channel = channel_of(request)
+    channel.codec.check_query(request.query)  # refuse forged calls before reading anything
+    body = await _read_limited(request)
+    cb = channel.codec.decode(request.query, body)
+    answer = await channel.handle(cb)
+    content_type = "application/xml" if answer.startswith("<") else "text/plain"
+    return web.Response(text=answer, content_type=content_type)
+
+
+async def _read_limited(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise InvalidRequest("The callback body is too large.", reason="payload_too_large")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(16384):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidRequest("The callback body is too large.", reason="payload_too_large")
+    return bytes(body)

@@ -1,0 +1,116 @@
+"""passive mode: WeChatReplyWindow answers inside WeChat's 5-second callback, joining its retries to one reply."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
+from adapters.wechat.codec import Callback
+from adapters.wechat.split import split_utf8
+
+log = logging.getLogger(__name__)
+
+# WeChat calls a callback up to this many times (the first try and its retries) when we stay silent.
+ATTEMPTS = 3
+# How long past WeChat's callback timeout a silent attempt keeps its connection, so WeChat sees no answer.
+HOLD_MARGIN_SECONDS = 0.5
+SEPARATOR = "\n\n"
+
+
+@dataclass
+class _Generation:
+    """One message's answer being made; every retry of that message waits on the same one."""
+
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    attempts: int = 0
+
+
+class WeChatReplyWindow:
+    """Every finished answer is parked in the outbox first; a callback that is still inside its window
+    takes everything the user is owed, oldest first, as its passive reply.
+
+    - A callback waits up to `window` seconds. If its answer (or any owed answer) is ready, that is the reply.
+    - If nothing is ready and WeChat will retry, it stays silent past WeChat's timeout so the retry comes,
+      and the retry waits on the same generation: one model call, one answer.
+    - On the last try it replies `pending_text`; the answer waits in the outbox for the user's next
+      message, which gets it first, followed by its own answer (or `pending_text` again if that is slow).
+    """
+
+    def __init__(self, *, outbox: TortoiseWeChatOutbox, first_time: Callable[[str], Awaitable[bool]],
+                 spawn: Callable[[Awaitable[None]], None], produce: Callable[[Callback], Awaitable[str]],
+                 window_seconds: float, callback_timeout_seconds: float, pending_text: str, more_text: str,
+                 reply_bytes: int):
+        self._outbox = outbox
+        self._first_time = first_time
+        self._spawn = spawn
+        self._produce = produce
+        self._window = window_seconds
+        self._timeout = callback_timeout_seconds
+        self._pending_text = pending_text
+        self._more_text = more_text
+        self._reserve = max(len(pending_text.encode()), len(more_text.encode())) + len(SEPARATOR)
+        self.part_bytes = reply_bytes - self._reserve
+        self._inflight: dict[str, _Generation] = {}
+
+    async def answer(self, cb: Callback) -> str:
+        """The passive reply text for this callback ("" for an empty reply)."""
+        gen = self._inflight.get(cb.msg_key)
+        if gen is None:
+            if await self._first_time(cb.msg_key):
+                gen = self._start(cb)
+            else:
+                gen = self._inflight.get(cb.msg_key)
+        if gen is None:
+            # Seen before and not being answered here (answered long ago, or before a restart): no new
+            # answer; hand over anything still owed, else reply nothing.
+            return await self._collect(cb.openid, own_done=True)
+        gen.attempts += 1
+        final = gen.attempts >= ATTEMPTS
+        await _wait(gen.done, self._window)
+        reply = await self._collect(cb.openid, own_done=gen.done.is_set())
+        if reply or gen.done.is_set():
+            return reply
+        if not final:
+            # Any answer now, even an empty one, stops WeChat's retries: stay silent past its timeout.
+            await _wait(gen.done, self._timeout - self._window + HOLD_MARGIN_SECONDS)
+            return ""
+        return self._pending_text
+
+    def _start(self, cb: Callback) -> _Generation:
+        gen = _Generation()
+        self._inflight[cb.msg_key] = gen
+        self._spawn(self._generate(cb, gen))
+        return gen
+
+    async def _generate(self, cb: Callback, gen: _Generation) -> None:
+        try:
+            text = await self._produce(cb)
+            if text:
+                await self._outbox.park(cb.openid, cb.msg_key, split_utf8(text, self.part_bytes))
+        finally:
+            gen.done.set()
+            self._inflight.pop(cb.msg_key, None)
+
+    async def _collect(self, openid: str, own_done: bool) -> str:
+        parts, more = await self._outbox.take(openid, self.part_bytes, len(SEPARATOR))
+        if not parts:
+            return ""
+        text = parts[0].text
+        for before, part in zip(parts, parts[1:]):
+            # Pieces of one long answer join seamlessly; separate answers get a blank line.
+            same = part.msg_key is not None and part.msg_key == before.msg_key
+            text += ("" if same else SEPARATOR) + part.text
+        if more:
+            return text + SEPARATOR + self._more_text
+        return text if own_done else text + SEPARATOR + self._pending_text
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    if seconds <= 0 or event.is_set():
+        return
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass

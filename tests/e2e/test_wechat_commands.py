@@ -1,0 +1,98 @@
+"""Commands, aliases, menu keys and events in WeChat, through the real app (customer_service mode)."""
+from __future__ import annotations
+
+import re
+
+from adapters.wechatpay.provider import out_trade_no
+from core.domain import Identity
+from tests.e2e.wechat_support import GRANT, client_for, wechat_config
+from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
+from tests.fakes.wechatpay_server import FakeWeChatPay, WeChatPayKeys
+
+MENU = {"M_BALANCE": "/balance", "M_JOKE": "Tell me a joke"}
+ALIASES = {"余额": "/balance", "角色": "/role", "帮助": "/help"}
+
+
+async def test_subscribe_welcomes_and_grants_once(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx, welcome="欢迎关注！"))
+    client = client_for(running, wx)
+    await client.post(client.event("o-s", "subscribe", create_time=1_700_000_000))
+    await client.post(client.event("o-s", "unsubscribe", create_time=1_700_000_100))
+    await client.post(client.event("o-s", "subscribe", create_time=1_700_000_200))
+    assert await wx.wait_sent("o-s", 2) == ["欢迎关注！", "欢迎关注！"]
+    user = await running.services.accounts.ensure_user(Identity("wechat", "o-s"))
+    assert user.balance == GRANT and not user.is_new
+
+
+async def test_commands_and_aliases(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx, aliases=ALIASES))
+    client = client_for(running, wx)
+    for text in ("/help", "余额", "角色", "/role pirate", "ahoy", "/new", "/role nobody", "/frobnicate"):
+        await client.post(client.text("o-c", text))
+    sent = await wx.wait_sent("o-c", 8)
+    help_, balance, roles, switched, chat, new, unknown_role, unknown = sent
+    assert "/balance" in help_ and "/link" in help_
+    assert balance == f"Your balance: {GRANT} tokens."
+    assert "pirate — Talks like a pirate" in roles
+    assert "Now talking as pirate" in switched
+    assert chat == "Echo: ahoy"
+    assert fake_llm.chat_requests[-1]["messages"][0]["content"].startswith("Talk like a pirate.")
+    assert new == "Started a new conversation (role: pirate). Send your first message."
+    assert "No role named 'nobody'" in unknown_role
+    assert unknown.startswith("Unknown command /frobnicate.")
+
+
+async def test_menu_clicks_map_to_commands_or_questions(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx, menu=MENU))
+    client = client_for(running, wx)
+    await client.post(client.event("o-m", "CLICK", "M_BALANCE", create_time=1_700_000_001))
+    await client.post(client.event("o-m", "CLICK", "M_JOKE", create_time=1_700_000_002))
+    await client.post(client.event("o-m", "CLICK", "M_GONE", create_time=1_700_000_003))
+    assert await wx.wait_sent("o-m", 3) == [f"Your balance: {GRANT} tokens.", "Echo: Tell me a joke",
+                                             "This menu item is not set up yet."]
+
+
+async def test_link_joins_two_wechat_users(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(running, wx)
+    await client.post(client.text("o-a", "/link"))
+    code = re.search(r"code: ([A-Z0-9]{6})", (await wx.wait_sent("o-a", 1))[0]).group(1)
+    await client.post(client.text("o-b", f"/link {code}"))
+    assert (await wx.wait_sent("o-b", 1))[0] == f"Linked. This chat now shares one account: balance {2 * GRANT} tokens."
+    a = await running.services.accounts.ensure_user(Identity("wechat", "o-a"))
+    b = await running.services.accounts.ensure_user(Identity("wechat", "o-b"))
+    assert a.id == b.id
+    await client.post(client.text("o-b", f"/link {code}"))
+    assert "unknown, used or expired" in (await wx.wait_sent("o-b", 2))[1]
+
+
+async def test_buy_without_wechat_pay_says_so(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(running, wx)
+    await client.post(client.text("o-p", "/buy"))
+    await client.post(client.text("o-p", "/buy starter"))
+    listing, refused = await wx.wait_sent("o-p", 2)
+    assert "starter: Starter pack — 9.90 CNY, 5000 tokens" in listing
+    assert refused == "WeChat Pay is not configured for this account yet, so nothing can be bought here."
+
+
+async def test_buy_pays_with_wechat_pay_and_announces_the_payment(wx, start_app, fake_llm, tmp_path) -> None:
+    keys = WeChatPayKeys.generate()
+    async with FakeWeChatPay(keys) as pay:
+        config = wechat_config(tmp_path, fake_llm.base_url, wx,
+                               sections={"payments": {"wechatpay": keys.config_section(tmp_path, pay.base_url)}})
+        running = await start_app(config)
+        pay.route_notifies(config.server.public_url, running.base_url)
+        client = client_for(running, wx)
+        await client.post(client.text("o-$", "/buy nothing-like-this"))
+        await client.post(client.text("o-$", "/buy starter"))
+        missing, offer = await wx.wait_sent("o-$", 2)
+        assert missing == "No such product."
+        order_id = re.search(r"Order (\S+):", offer).group(1)
+        code_url = pay.trades[out_trade_no(order_id)].code_url
+        assert code_url in offer and "9.90 CNY" in offer
+        delivery = await pay.pay(out_trade_no(order_id))
+        assert delivery is not None and delivery.status in (200, 204)
+        sent = await wx.wait_sent("o-$", 3)
+        assert sent[2] == (f"Payment received: Starter pack, 5000 tokens added. "
+                           f"Your balance is now {GRANT + 5000} tokens.")

@@ -1,0 +1,102 @@
+"""reply_mode customer_service through the real app: instant acks, pushed answers, nothing lost or reordered."""
+from __future__ import annotations
+
+from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
+from adapters.wechat.split import TEXT_LIMIT_BYTES, utf8_len
+from tests.e2e.wechat_support import client_for, until, wechat_config
+from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
+
+ACK_LIMIT_SECONDS = 0.5
+
+
+async def test_a_ten_second_answer_arrives_after_an_instant_ack(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(running, wx)
+    fake_llm.script(reply="A considered answer, ten seconds in the making.", first_delay=10)
+    fake_llm.script(reply="The second answer.")
+    first = await client.post(client.text("o-slow", "think hard"))
+    second = await client.post(client.text("o-slow", "and then this"))
+    for ack in (first, second):
+        assert ack.status == 200 and ack.body == "success"
+        assert ack.seconds < ACK_LIMIT_SECONDS, f"the webhook took {ack.seconds:.2f}s to acknowledge"
+    sent = await wx.wait_sent("o-slow", 2, timeout=30)
+    # In order, although the second answer alone would have been ready ten seconds earlier.
+    assert sent == ["A considered answer, ten seconds in the making.", "The second answer."]
+    assert len(fake_llm.chat_requests) == 2
+
+
+async def test_long_chinese_answer_is_split_on_utf8_bytes(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(running, wx)
+    answer = "这是一个很长的中文回答，用来检验按字节拆分。🚀\n" * 200   # ~14 KB of 3- and 4-byte characters
+    fake_llm.script(reply=answer, chunk_chars=40)
+    await client.post(client.text("o-zh", "请详细回答"))
+    await wx.wait_sent("o-zh", 1)
+    await until(lambda: _joined(wx, "o-zh", answer))
+    pieces = wx.sent["o-zh"]
+    assert len(pieces) >= 7
+    assert all(utf8_len(p) <= TEXT_LIMIT_BYTES for p in pieces)
+    assert all(p.endswith("\n") for p in pieces)  # cut at line ends, never inside a character
+
+
+async def _joined(wx, openid: str, answer: str) -> bool:
+    return "".join(wx.sent[openid]) == answer
+
+
+async def test_an_expired_access_token_is_refreshed(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(running, wx)
+    await client.post(client.text("o-t", "one"))
+    await wx.wait_sent("o-t", 1)
+    wx.expire_tokens(42001)
+    await client.post(client.text("o-t", "two"))
+    assert await wx.wait_sent("o-t", 2) == ["Echo: one", "Echo: two"]
+    wx.expire_tokens(40001)
+    await client.post(client.text("o-t", "three"))
+    assert (await wx.wait_sent("o-t", 3))[-1] == "Echo: three"
+    assert wx.token_calls == 3
+
+
+async def test_a_closed_48_hour_window_keeps_the_answer_for_the_next_message(wx, start_app, fake_llm,
+                                                                              tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(running, wx)
+    outbox = TortoiseWeChatOutbox()
+    wx.close_window("o-w")
+    await client.post(client.text("o-w", "first"))
+    await wx.wait_calls(1)
+    await until(lambda: _owed(outbox, "o-w", 1))
+    assert wx.sent["o-w"] == []
+    wx.open_window("o-w")   # the user writes again, which reopens the window
+    await client.post(client.text("o-w", "second"))
+    assert await wx.wait_sent("o-w", 2) == ["Echo: first", "Echo: second"]
+    assert await outbox.count("o-w") == 0
+
+
+async def _owed(outbox: TortoiseWeChatOutbox, openid: str, count: int) -> bool:
+    return await outbox.count(openid) == count
+
+
+async def test_duplicate_msgids_are_answered_once(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(running, wx)
+    xml = client.text("o-d", "once please", msg_id=777)
+    for _ in range(3):
+        assert (await client.post(xml)).body == "success"
+    await wx.wait_sent("o-d", 1)
+    await client.post(client.text("o-d", "next"))
+    assert await wx.wait_sent("o-d", 2) == ["Echo: once please", "Echo: next"]
+    assert len(fake_llm.chat_requests) == 2
+
+
+async def test_unsupported_types_and_voice(wx, start_app, fake_llm, tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(running, wx)
+    await client.post(client.image("o-v"))
+    await client.post(client.voice("o-v", "今天天气怎么样"))
+    await client.post(client.voice("o-v", ""))
+    sent = await wx.wait_sent("o-v", 3)
+    assert "only read text and voice" in sent[0]
+    assert sent[1] == "Echo: 今天天气怎么样"
+    assert "could not make out that voice message" in sent[2]
+    assert len(fake_llm.chat_requests) == 1

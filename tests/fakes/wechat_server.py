@@ -1,0 +1,176 @@
+"""A local WeChat server API for tests: /cgi-bin/token, /cgi-bin/message/custom/send, /cgi-bin/qrcode/create.
+
+    async with FakeWeChat(app_id="wxtest", app_secret="s3cret") as wx:
+        config: channels.wechat.api_base_url = wx.base_url
+        wx.expire_tokens()            # every token issued so far now answers 42001 (or code=40001)
+        wx.close_window("openid-1")   # sends to that user answer 45015 until wx.open_window(...)
+        await wx.wait_sent("openid-1", 2)   # the texts delivered to that user, once there are 2
+
+Tokens, errcodes and errmsgs follow WeChat's documentation; a text over 2048 bytes answers 45002.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections import defaultdict
+
+from aiohttp import web
+
+TEXT_LIMIT_BYTES = 2048
+_ERRMSG = {
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40003: "invalid openid",
+    40013: "invalid appid",
+    40125: "invalid appsecret",
+    41001: "access_token missing",
+    42001: "access_token expired",
+    44002: "empty post data",
+    45002: "content size out of limit",
+    45015: "response out of time limit or subscription is canceled",
+    47001: "data format error",
+}
+
+
+def _error(code: int) -> web.Response:
+    return web.json_response({"errcode": code, "errmsg": f"{_ERRMSG.get(code, 'error')} rid: {secrets.token_hex(6)}"})
+
+
+class FakeWeChat:
+    def __init__(self, app_id: str = "wxtest0123456789", app_secret: str = "app-secret-for-tests",
+                 token_ttl: int = 7200):
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.token_ttl = token_ttl
+        self.base_url = ""
+        self.sent: dict[str, list[str]] = defaultdict(list)   # openid -> texts delivered, in order
+        self.send_calls: list[dict] = []                      # every custom/send body, refused ones too
+        self.token_calls = 0
+        self.qrcodes: dict[str, dict] = {}                    # ticket -> the create request
+        self._valid: set[str] = set()
+        self._expired: dict[str, int] = {}                    # token -> errcode it now answers
+        self._closed: set[str] = set()
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+
+    # --- scripting ---
+
+    def expire_tokens(self, code: int = 42001) -> None:
+        """Every token issued so far is refused with `code` (42001 expired, 40001 invalid/not latest)."""
+        for token in self._valid:
+            self._expired[token] = code
+        self._valid.clear()
+
+    def close_window(self, openid: str) -> None:
+        """The user's 48-hour window is closed: customer-service messages to them answer 45015."""
+        self._closed.add(openid)
+
+    def open_window(self, openid: str) -> None:
+        self._closed.discard(openid)
+
+    async def wait_sent(self, openid: str, count: int, timeout: float = 10.0) -> list[str]:
+        """The texts delivered to `openid`, as soon as there are at least `count`."""
+        await self._until(lambda: len(self.sent[openid]) >= count, timeout)
+        return list(self.sent[openid])
+
+    async def wait_calls(self, count: int, timeout: float = 10.0) -> list[dict]:
+        """Every custom/send call (refused ones too), as soon as there are at least `count`."""
+        await self._until(lambda: len(self.send_calls) >= count, timeout)
+        return list(self.send_calls)
+
+    async def _until(self, reached, timeout: float) -> None:
+        async def wait() -> None:
+            while not reached():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(wait(), timeout)
+
+    # --- lifecycle ---
+
+    async def start(self) -> "FakeWeChat":
+        app = web.Application()
+        app.router.add_get("/cgi-bin/token", self._token)
+        app.router.add_post("/cgi-bin/message/custom/send", self._send)
+        app.router.add_post("/cgi-bin/qrcode/create", self._qrcode)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> "FakeWeChat":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- handlers ---
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.token_calls += 1
+        q = request.query
+        if q.get("grant_type") != "client_credential":
+            return _error(40002)
+        if q.get("appid") != self.app_id:
+            return _error(40013)
+        if q.get("secret") != self.app_secret:
+            return _error(40125)
+        token = secrets.token_urlsafe(48)
+        self._valid.add(token)
+        return web.json_response({"access_token": token, "expires_in": self.token_ttl})
+
+    def _token_error(self, request: web.Request) -> int:
+        token = request.query.get("access_token")
+        if not token:
+            return 41001
+        if token in self._expired:
+            return self._expired[token]
+        return 0 if token in self._valid else 40001
+
+    async def _json(self, request: web.Request) -> dict | None:
+        try:
+            body = await request.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    async def _send(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        self.send_calls.append(body or {})
+        self._changed.set()
+        if code := self._token_error(request):
+            return _error(code)
+        if body is None:
+            return _error(47001)
+        openid = body.get("touser")
+        content = (body.get("text") or {}).get("content")
+        if not openid:
+            return _error(40003)
+        if body.get("msgtype") != "text" or not isinstance(content, str):
+            return _error(47001)
+        if len(content.encode("utf-8")) > TEXT_LIMIT_BYTES:
+            return _error(45002)
+        if openid in self._closed:
+            return _error(45015)
+        self.sent[openid].append(content)
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def _qrcode(self, request: web.Request) -> web.Response:
+        body = await self._json(request)
+        if code := self._token_error(request):
+            return _error(code)
+        if body is None or body.get("action_name") not in ("QR_SCENE", "QR_STR_SCENE"):
+            return _error(47001)
+        expire = min(int(body.get("expire_seconds") or 60), 2592000)
+        ticket = base64.b64encode(secrets.token_bytes(60)).decode()  # real tickets carry + / =
+        self.qrcodes[ticket] = body
+        return web.json_response({"ticket": ticket, "expire_seconds": expire,
+                                  "url": f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"})
