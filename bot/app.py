@@ -34,6 +34,9 @@ def installers() -> list[Installer]:
     from adapters.wechat import install as install_wechat
 
     found.append(install_wechat)
+    from adapters.telegram.install import install as install_telegram
+
+    found.append(install_telegram)
     return found
 
 

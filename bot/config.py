@@ -25,6 +25,9 @@ class ServerConfig(Strict):
 
 class DatabaseConfig(Strict):
     url: str = "sqlite://data/bot.db"
+    # Apply pending schema migrations at start-up; false: refuse to start on a database that is behind
+    # (run `bot migrate` as a deploy step instead).
+    migrate_on_start: bool = True
 
 
 class RedisConfig(Strict):

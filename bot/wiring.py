@@ -128,7 +128,7 @@ ServiceHook = Callable[[Services], Awaitable[None]]
 async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = None,
                         background: bool = True, metrics: Metrics | None = None) -> AsyncIterator[Services]:
     """Connect the database, build the services, seed roles and products, run the sweepers; undo on exit."""
-    await db.open_database(config.database.url)
+    await db.open_database(config.database.url, migrate=config.database.migrate_on_start)
     services: Services | None = None
     try:
         services = build_services(config, metrics)
@@ -137,7 +137,9 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
         for hook in hooks or ():
             await hook(services)
         if background:
-            services.periodic.every(30, services.quota.release_expired, "release expired quota holds")
+            # A crashed worker's holds are freed soon after they expire, by whichever worker sweeps first.
+            sweep = min(30.0, config.quota.hold_ttl_seconds / 2)
+            services.periodic.every(sweep, services.quota.release_expired, "release expired quota holds")
             services.periodic.every(60, services.orders.sweep, "order payment sweep")
             services.periodic.every(300, services.ephemeral.purge_expired, "purge expired keys")  # type: ignore[attr-defined]
         yield services

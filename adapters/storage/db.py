@@ -1,4 +1,4 @@
-"""Database lifecycle: connect tortoise to SQLite (WAL) or PostgreSQL, create the schema, close."""
+"""Database lifecycle: connect tortoise to SQLite (WAL) or PostgreSQL, migrate or check the schema, close."""
 from __future__ import annotations
 
 import contextlib
@@ -36,14 +36,24 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite://")
 
 
-async def open_database(url: str, create_schema: bool = True) -> None:
+async def open_database(url: str, migrate: bool = True) -> None:
+    """Connect; with `migrate`, apply pending schema migrations (adapters/storage/migrations), else raise
+    schema.SchemaBehind when any is pending (database.migrate_on_start: false)."""
+    from adapters.storage import schema
+
     await Tortoise.init(db_url=normalize_url(url), modules={"models": MODEL_MODULES},
                         _enable_global_fallback=True)
     # Model query builders are per class: rebuild them for this database's dialect (a process, or a
     # test run, may open SQLite and then PostgreSQL).
     Tortoise._build_initial_querysets()
-    if create_schema:
-        await Tortoise.generate_schemas(safe=True)
+    try:
+        if migrate:
+            await schema.migrate(url)
+        else:
+            await schema.check()
+    except BaseException:
+        await close_database()
+        raise
 
 
 async def close_database() -> None:

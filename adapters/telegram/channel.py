@@ -1,0 +1,196 @@
+"""TelegramChannel: the PTB Application inside our app; one entry point (feed_update) for webhook and polling."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import BotCommand, Update
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import Application, ContextTypes
+
+from adapters.telegram import texts
+from adapters.telegram.callbacks import Buttons
+from adapters.telegram.commands import Commands
+from adapters.telegram.lanes import ChatLanes
+from adapters.telegram.parts import ChannelParts
+from adapters.telegram.replies import Answerer
+from adapters.telegram.sender import TelegramSender, retry_seconds
+from adapters.telegram.stars import StarsCheckout, StarsProvider, paid_listener
+from bot.config import AppConfig
+from bot.wiring import Services
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/telegram"
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
+SEEN_TTL = 86400
+
+
+def file_url(api_base_url: str) -> str:
+    """Telegram serves files under /file/bot<token>/ beside /bot<token>/."""
+    base = api_base_url.rstrip("/")
+    return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+
+
+class TelegramChannel:
+    def __init__(self, config: AppConfig, services: Services):
+        tg = config.channels.telegram
+        self._config = config
+        self._services = services
+        self.application = (Application.builder().token(tg.token).base_url(tg.api_base_url)
+                            .base_file_url(file_url(tg.api_base_url)).updater(None).build())
+        self.bot = self.application.bot
+        self.parts = ChannelParts(services, TelegramSender(self.bot), config)
+        self.lanes = ChatLanes(Answerer(self.parts))
+        commands = Commands(self.parts, self.lanes)
+        checkout = StarsCheckout(self.parts)
+        self.stars_provider = StarsProvider(self.parts)
+        self.notify_paid = paid_listener(self.parts)
+        self.application.add_handlers([*commands.handlers(), *checkout.handlers(),
+                                       Buttons(self.parts, commands.products_menu, checkout.send_invoice).handler()])
+        self.application.add_error_handler(self._on_error)
+        self.accepting = False
+        self.ready = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._offset: int | None = None
+        self._fetching = False
+
+    @property
+    def webhook_url(self) -> str:
+        return self._config.server.public_url.rstrip("/") + WEBHOOK_PATH
+
+    async def feed_update(self, update: Update) -> None:
+        """Handle one update, whichever way it came. An update seen before (a webhook retry, a poll repeated
+        after a restart) is skipped."""
+        if not await self._services.ephemeral.add("telegram_update", f"{self.bot.id}:{update.update_id}", "1",
+                                                  SEEN_TTL):
+            log.info("Telegram update %s seen before; skipped", update.update_id)
+            return
+        await self.application.process_update(update)
+
+    def parse(self, data: dict) -> Update:
+        """An update as Telegram sends it (JSON) to PTB's Update, bound to our bot."""
+        return Update.de_json(data, self.bot)
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        """Connect in the background: the server starts even while Telegram is unreachable."""
+        # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.getEffectiveLevel() < logging.WARNING:
+            httpx_log.setLevel(logging.WARNING)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="telegram-channel")
+
+    async def stop(self) -> None:
+        self.accepting = False
+        if self._task is not None:
+            # Stop a long poll at once, but let an update being handled finish (its offset is then confirmed).
+            if self._fetching or not self.ready.is_set():
+                self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.lanes.close(self._config.server.shutdown_grace_seconds)
+        if self._offset is not None:
+            try:  # confirm what was handled, so a restart does not fetch it again
+                await self.bot.get_updates(offset=self._offset, timeout=0, read_timeout=2)
+            except TelegramError as e:
+                log.debug("confirming the update offset failed: %s", e)
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def _run(self) -> None:
+        if not await self._connect():
+            return
+        await self._announce()
+        self.accepting = True
+        self.ready.set()
+        if self._config.channels.telegram.mode == "polling":
+            await self._poll()
+
+    async def _connect(self) -> bool:
+        delay = 1.0
+        while True:
+            try:
+                await self.application.initialize()
+                await self.application.start()
+                self.parts.username, self.parts.bot_id = self.bot.username, self.bot.id
+                log.info("Telegram channel connected as @%s (%s mode)", self.bot.username,
+                         self._config.channels.telegram.mode)
+                return True
+            except InvalidToken:
+                log.error("Telegram rejected channels.telegram.token; the Telegram channel is off until it is fixed")
+                return False
+            except TelegramError as e:
+                log.warning("cannot reach Telegram (%s); retrying in %.0fs", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+
+    async def _announce(self) -> None:
+        """Register the command menu, and the webhook (or remove it, so getUpdates may be used)."""
+        try:
+            await self.bot.set_my_commands([BotCommand(name, about) for name, about in texts.COMMANDS])
+        except TelegramError as e:
+            log.warning("setMyCommands failed: %s", e)
+        tg = self._config.channels.telegram
+        try:
+            if tg.mode == "webhook":
+                await self.bot.set_webhook(self.webhook_url, secret_token=tg.webhook_secret,
+                                           allowed_updates=ALLOWED_UPDATES)
+            else:
+                await self.bot.delete_webhook()
+        except TelegramError as e:
+            log.error("setting up Telegram %s mode failed: %s", tg.mode, e)
+
+    async def _poll(self) -> None:
+        timeout = self._config.channels.telegram.poll_timeout
+        delay = 1.0
+        while self.accepting:
+            try:
+                self._fetching = True
+                updates = await self.bot.get_updates(offset=self._offset, timeout=timeout,
+                                                     allowed_updates=ALLOWED_UPDATES)
+                delay = 1.0
+            except RetryAfter as e:
+                await asyncio.sleep(retry_seconds(e))
+                continue
+            except InvalidToken:
+                log.error("Telegram rejected channels.telegram.token; polling stopped")
+                return
+            except TelegramError as e:
+                level = logging.ERROR if isinstance(e, Conflict) else logging.WARNING
+                log.log(level, "getUpdates failed (%s); retrying in %.0fs", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+                continue
+            finally:
+                self._fetching = False
+            for update in updates:
+                if not self.accepting:
+                    return  # the rest is fetched again after a restart
+                try:
+                    await self.feed_update(update)
+                except Exception:
+                    log.exception("handling Telegram update %s failed", update.update_id)
+                self._offset = update.update_id + 1
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A handler failed: the traceback goes to the log, a short apology to the user."""
+        log.error("Telegram update failed", exc_info=context.error)
+        if not isinstance(update, Update):
+            return
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer(texts.FAILED)
+            except TelegramError:
+                pass
+        elif update.pre_checkout_query is not None:
+            try:
+                await update.pre_checkout_query.answer(ok=False, error_message=texts.FAILED)
+            except TelegramError:
+                pass
+        elif update.effective_chat is not None:
+            try:
+                await self.parts.say(update, texts.FAILED)
+            except TelegramError:
+                pass

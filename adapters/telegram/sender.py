@@ -1,0 +1,120 @@
+"""TelegramSender: sends and edits through the PTB Bot, honouring flood control per chat, with an HTML fallback."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from datetime import timedelta
+from typing import Awaitable, Callable, TypeVar
+
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.warnings import PTBDeprecationWarning
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def is_not_modified(error: BadRequest) -> bool:
+    return "not modified" in error.message.lower()
+
+
+def is_entity_error(error: BadRequest) -> bool:
+    return "can't parse entities" in error.message.lower()
+
+
+class TelegramSender:
+    """One place that talks to Telegram for chats. A 429 makes only that chat wait (other chats go on);
+    an edit that changes nothing counts as done; HTML Telegram refuses is sent again as plain text."""
+
+    def __init__(self, bot: Bot, attempts: int = 4, clock: Callable[[], float] | None = None):
+        self.bot = bot
+        self._attempts = attempts
+        self._blocked: dict[int, float] = {}
+        self._clock = clock or (lambda: asyncio.get_running_loop().time())
+
+    def blocked_for(self, chat_id: int) -> float:
+        """Seconds this chat must still wait because Telegram said so (0 when free)."""
+        return max(0.0, self._blocked.get(chat_id, 0.0) - self._clock())
+
+    async def call(self, chat_id: int, make: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
+        """Run one API call for a chat; RetryAfter waits for that chat only, then tries again."""
+        for attempt in range(1, self._attempts + 1):
+            wait = self.blocked_for(chat_id)
+            if wait:
+                await asyncio.sleep(wait)
+            try:
+                return await make()
+            except RetryAfter as e:
+                seconds = retry_seconds(e)
+                log.info("Telegram flood control in chat %s: waiting %.0fs", chat_id, seconds)
+                self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), self._clock() + seconds)
+                if attempt == self._attempts:
+                    raise
+            except BadRequest:
+                raise
+            except (TimedOut, NetworkError):
+                # A send that timed out may have arrived: only repeat what is safe to repeat.
+                if not idempotent or attempt == self._attempts:
+                    raise
+                await asyncio.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
+
+    async def send(self, chat_id: int, text: str, *, html: str | None = None,
+                   keyboard: InlineKeyboardMarkup | None = None, reply_to: int | None = None,
+                   thread_id: int | None = None) -> Message:
+        """Send `html` as HTML (or `text` plain when there is no HTML or Telegram cannot parse it)."""
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+
+        def attempt(body: str, mode: str | None) -> Callable[[], Awaitable[Message]]:
+            return lambda: self.bot.send_message(chat_id, body, parse_mode=mode, reply_markup=keyboard,
+                                                 reply_parameters=reply, message_thread_id=thread_id,
+                                                 link_preview_options=NO_PREVIEW)
+
+        if html is not None:
+            try:
+                return await self.call(chat_id, attempt(html, ParseMode.HTML), idempotent=False)
+            except BadRequest as e:
+                if not is_entity_error(e):
+                    raise
+                log.warning("Telegram refused our HTML (%s); sending plain text", e.message)
+        return await self.call(chat_id, attempt(text, None), idempotent=False)
+
+    async def edit(self, chat_id: int, message_id: int, text: str, *, html: str | None = None,
+                   keyboard: InlineKeyboardMarkup | None = None) -> None:
+        """Edit a message's text; "message is not modified" is success."""
+
+        def attempt(body: str, mode: str | None) -> Callable[[], Awaitable[object]]:
+            return lambda: self.bot.edit_message_text(body, chat_id=chat_id, message_id=message_id, parse_mode=mode,
+                                                      reply_markup=keyboard, link_preview_options=NO_PREVIEW)
+
+        try:
+            if html is not None:
+                try:
+                    await self.call(chat_id, attempt(html, ParseMode.HTML))
+                    return
+                except BadRequest as e:
+                    if not is_entity_error(e):
+                        raise
+                    log.warning("Telegram refused our HTML (%s); editing as plain text", e.message)
+            await self.call(chat_id, attempt(text, None))
+        except BadRequest as e:
+            if not is_not_modified(e):
+                raise
+
+    async def typing(self, chat_id: int, thread_id: int | None = None) -> None:
+        """Show "typing…"; best effort, never worth failing a reply over."""
+        try:
+            await self.bot.send_chat_action(chat_id, "typing", message_thread_id=thread_id)
+        except Exception as e:  # noqa: BLE001
+            log.debug("sendChatAction failed in chat %s: %s", chat_id, e)
