@@ -37,6 +37,9 @@ def installers() -> list[Installer]:
     from adapters.telegram.install import install as install_telegram
 
     found.append(install_telegram)
+    from adapters.http.resources import install as install_resources
+
+    found.append(install_resources)
     return found
 
 

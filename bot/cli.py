@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def extensions() -> list:
     """Later features add CLI commands here (ingest, migrate)."""
-    return []
+    from bot.knowledge import add_ingest_command
+
+    return [add_ingest_command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -124,6 +124,13 @@ def configured_products(config: AppConfig) -> list[Product]:
 ServiceHook = Callable[[Services], Awaitable[None]]
 
 
+def default_hooks(config: AppConfig) -> list[ServiceHook]:
+    """Hooks every entry point runs (server, `bot chat`, `bot ingest`): the knowledge base."""
+    from bot.knowledge import knowledge_hook
+
+    return [knowledge_hook]
+
+
 @contextlib.asynccontextmanager
 async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = None,
                         background: bool = True, metrics: Metrics | None = None) -> AsyncIterator[Services]:
@@ -134,7 +141,7 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
         services = build_services(config, metrics)
         await services.conversations.sync_roles(Role(r.name, r.description, r.system_prompt) for r in config.roles)
         await services.orders.sync_products(configured_products(config))
-        for hook in hooks or ():
+        for hook in [*default_hooks(config), *(hooks or ())]:
             await hook(services)
         if background:
             # A crashed worker's holds are freed soon after they expire, by whichever worker sweeps first.

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 log = logging.getLogger(__name__)
 
 # Every module with tortoise models; later features append theirs here.
-MODEL_MODULES = ["adapters.storage.models", "adapters.storage.models_auth", "adapters.storage.models_wechat"]
+MODEL_MODULES = ["adapters.storage.models", "adapters.storage.models_auth", "adapters.storage.models_wechat", "adapters.storage.models_rag"]
 
 
 def normalize_url(url: str) -> str:
