@@ -2,7 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check-config clean
+.PHONY: run test check-config clean bench migrate migrations
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,6 +19,22 @@ check-config: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (not tests): writes bench/results/report.md and results.json. BENCH_ARGS=--quick for a short run.
+$(VENV)/.bench-installed: $(STAMP) pyproject.toml
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
+
+# Schema migrations: `make migrate` applies pending ones to the configured database; `make migrations`
+# writes a migration for model changes (MIGRATIONS_ARGS=--reset regenerates 0001_initial before a release).
+migrate: $(STAMP)
+	$(VENV)/bin/bot migrate --config $(or $(CONFIG),config.yaml)
+
+migrations: $(STAMP)
+	$(VENV)/bin/bot makemigrations $(MIGRATIONS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

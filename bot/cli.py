@@ -35,17 +35,29 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
+    from adapters.storage.schema import DatabaseUnavailable, SchemaBehind
     from bot.app import create_app
 
     config = _load(args)
     app = create_app(config)
+    try:
+        _serve(app, args, config)
+    except SchemaBehind as e:
+        print(f"refusing to start: {e}", file=sys.stderr)
+        return 1
+    except DatabaseUnavailable as e:
+        print(f"refusing to start: cannot reach the database ({e})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(app, args: argparse.Namespace, config: AppConfig) -> None:
+    from aiohttp import web
+
     # run_app turns SIGINT/SIGTERM into a graceful stop: in-flight replies get shutdown_timeout to finish.
     web.run_app(app, host=args.host or config.server.host, port=args.port or config.server.port,
                 shutdown_timeout=config.server.shutdown_grace_seconds, access_log=None,
                 print=lambda msg: print(msg, flush=True))
-    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -89,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 def extensions() -> list:
     """Later features add CLI commands here (ingest, migrate)."""
     from bot.knowledge import add_ingest_command
+    from bot.migrate import add_migrate_commands
 
-    return [add_ingest_command]
+    return [add_ingest_command, add_migrate_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,9 @@ class ServerConfig(Strict):
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(1_048_576, ge=1024)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
+    # A streamed answer whose client hung up keeps going this long, so the client can resume it (Last-Event-ID);
+    # then, if nobody resumed it, the model call is stopped and what was generated is charged. 0: stop at once.
+    sse_resume_seconds: float = Field(10.0, ge=0)
 
 
 class DatabaseConfig(Strict):

@@ -1,33 +1,35 @@
-"""POST /conversations/{id}/messages: the assistant's answer, whole (JSON) or streamed as server-sent events."""
+"""POST /conversations/{id}/messages: the assistant's answer, whole (JSON) or streamed as server-sent events;
+GET .../messages/{mid}/events resumes a stream after Last-Event-ID."""
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from typing import AsyncIterator
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from adapters.http.endpoint import Call, Endpoint, add_all
-from adapters.http.errors import correlation_id, error_body
+from adapters.http.errors import correlation_id
 from adapters.http.schemas import DeltaOut, ErrorOut, MessageIn, MessageOut
+from adapters.http.streams import SSE_HEADERS, ReplyStreams
 from adapters.http.tokens import services_of
-from core.chat import ReplyDelta, ReplyEvent, ReplyFinished
+from core.chat import ReplyFinished
 from core.domain import InboundMessage
-from core.errors import DomainError, UpstreamError
+from core.errors import InvalidRequest, NotFound, UpstreamError
 
 log = logging.getLogger(__name__)
 
 # Seconds between `: keep-alive` comments on a quiet stream (proxies close idle connections).
 SSE_KEEPALIVE = web.AppKey("sse_keepalive_seconds", float)
 DEFAULT_KEEPALIVE = 15.0
-# How often a quiet stream checks whether its client is still there.
-DISCONNECT_POLL = 1.0
-_END = object()
+STREAMS = "reply_streams"   # the ReplyStreams under Services.extras
 
 
 def wants_stream(request: web.Request, body: MessageIn) -> bool:
     return body.stream or "text/event-stream" in request.headers.get("Accept", "")
+
+
+def _keepalive(request: web.Request) -> float:
+    return request.app.get(SSE_KEEPALIVE, DEFAULT_KEEPALIVE)
 
 
 async def post_message(call: Call) -> MessageOut | web.StreamResponse:
@@ -40,8 +42,9 @@ async def post_message(call: Call) -> MessageOut | web.StreamResponse:
     # The first event comes after the quota hold: a refusal is still an ordinary JSON error (402).
     first = await anext(events)
     if wants_stream(call.request, body):
-        keepalive = call.request.app.get(SSE_KEEPALIVE, DEFAULT_KEEPALIVE)
-        return await stream_reply(call.request, events, keepalive)
+        streams: ReplyStreams = services.extras[STREAMS]
+        await streams.start(first, call.user_id, events, correlation_id(call.request))
+        return await streams.relay(call.request, first.message_id, 0, _keepalive(call.request))
     answer = first.message if isinstance(first, ReplyFinished) else None
     async for event in events:  # consumed to the end, so the engine's after-reply work runs
         if isinstance(event, ReplyFinished):
@@ -51,75 +54,80 @@ async def post_message(call: Call) -> MessageOut | web.StreamResponse:
     return MessageOut.of(answer)
 
 
-def _event(name: str, data: dict) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+class ResumeQuery(BaseModel):
+    after: int | None = Field(None, ge=0, description="resume after this event id (instead of Last-Event-ID)")
 
 
-def _gone(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()
+def _last_event_id(call: Call) -> int:
+    q: ResumeQuery = call.query
+    if q.after is not None:
+        return q.after
+    raw = call.request.headers.get("Last-Event-ID", "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise InvalidRequest("Last-Event-ID must be the id of an event of this stream (a number).",
+                             reason="invalid_last_event_id")
+    return int(raw)
 
 
-async def _pump(events: AsyncIterator[ReplyEvent], queue: asyncio.Queue) -> None:
+async def resume_events(call: Call) -> web.StreamResponse:
+    """The stream of an answer from event `Last-Event-ID` on; a finished answer no longer held gives `done`."""
+    services = services_of(call.request)
+    conversation = await services.conversations.get(call.user_id, call.path("id"))
+    mid = call.path("mid")
+    after = _last_event_id(call)
+    streams: ReplyStreams = services.extras[STREAMS]
+    meta = await streams.meta(mid)
+    if meta is not None and meta.get("conversation_id") == conversation.id and meta.get("user_id") == call.user_id:
+        return await streams.relay(call.request, mid, after, _keepalive(call.request))
     try:
-        async for event in events:
-            queue.put_nowait(event)
-    except DomainError as e:
-        queue.put_nowait(e)
-    except Exception:
-        log.exception("reply stream failed")
-        queue.put_nowait(UpstreamError("The answer failed; you were not charged."))
-    queue.put_nowait(_END)
-
-
-async def stream_reply(request: web.Request, events: AsyncIterator[ReplyEvent], keepalive: float) -> web.StreamResponse:
-    """Relay the engine's events as SSE. If the client goes away the engine's task is cancelled, which
-    stops the model call and charges what was generated."""
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
-                                           "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-                                           "X-Request-Id": correlation_id(request)})
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-    task = loop.create_task(_pump(events, queue))
-    try:
-        await response.prepare(request)
-        last_write = loop.time()
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), timeout=min(keepalive, DISCONNECT_POLL))
-            except asyncio.TimeoutError:
-                if _gone(request):
-                    raise ConnectionResetError("client went away") from None
-                if loop.time() - last_write >= keepalive:
-                    await response.write(b": keep-alive\n\n")
-                    last_write = loop.time()
-                continue
-            if item is _END:
-                break
-            if isinstance(item, ReplyDelta):
-                await response.write(_event("delta", DeltaOut(content=item.text).model_dump(mode="json")))
-            elif isinstance(item, ReplyFinished):
-                await response.write(_event("done", MessageOut.of(item.message).model_dump(mode="json")))
-            elif isinstance(item, DomainError):
-                await response.write(_event("error", error_body(correlation_id(request), item.status, item.reason,
-                                                                item.message)))
-            last_write = loop.time()
-        await response.write_eof()
-    except ConnectionError:
-        log.info("SSE client went away (correlationId %s); the reply is cancelled", correlation_id(request))
-    finally:
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await events.aclose()  # a reply never started by the pump is closed (and settled) here
+        message = await services.conversations.message(call.user_id, mid, conversation.id)
+    except NotFound:
+        message = None
+    if message is None or message.role != "assistant":
+        raise NotFound("No such answer stream: it is unknown, or it is being written on another worker and "
+                       "no shared Redis is configured.")
+    response = web.StreamResponse(headers={**SSE_HEADERS, "X-Message-Id": mid,
+                                           "X-Request-Id": correlation_id(call.request)})
+    await response.prepare(call.request)
+    data = MessageOut.of(message).model_dump_json()
+    await response.write(f"event: done\ndata: {data}\n\n".encode())
+    await response.write_eof()
     return response
 
 
+async def build_streams(services) -> None:
+    """A ServiceHook: the reply streams, mirrored to Redis when redis.url is set."""
+    from adapters.coordination.streams import RedisEventLog
+
+    config = services.config
+    shared = RedisEventLog(config.redis.url, config.redis.key_prefix) if config.redis.url else None
+    streams = ReplyStreams(services.repos.messages.get, shared, config.server.sse_resume_seconds)
+    services.extras[STREAMS] = streams
+    services.metrics.track_queue("sse_streams", lambda: len(streams))
+    services.closers.append(streams.close)
+
+
+async def drain_streams(app: web.Application) -> None:
+    from bot.app import CONFIG, SERVICES
+
+    if SERVICES in app and STREAMS in app[SERVICES].extras:
+        await app[SERVICES].extras[STREAMS].drain(app[CONFIG].server.shutdown_grace_seconds)
+
+
 def install(app: web.Application, prefix: str) -> None:
+    from bot.app import SERVICE_HOOKS
+
+    app[SERVICE_HOOKS].append(build_streams)
+    app.on_shutdown.append(drain_streams)
+    sse = (("delta", DeltaOut), ("done", MessageOut), ("error", ErrorOut))
     add_all(app, prefix, [
         Endpoint("POST", "/conversations/{id}/messages", post_message,
                  "Send a message and get the answer (JSON), or stream it (SSE) with stream: true "
-                 "or Accept: text/event-stream", body=MessageIn, response=MessageOut,
-                 streams=(("delta", DeltaOut), ("done", MessageOut), ("error", ErrorOut)),
+                 "or Accept: text/event-stream", body=MessageIn, response=MessageOut, streams=sse,
                  tag="conversations"),
+        Endpoint("GET", "/conversations/{id}/messages/{mid}/events", resume_events,
+                 "Resume an answer's event stream after Last-Event-ID (or ?after=); `mid` is the X-Message-Id "
+                 "header of the stream", query=ResumeQuery, streams=sse, tag="conversations"),
     ])

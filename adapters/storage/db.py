@@ -41,14 +41,19 @@ async def open_database(url: str, migrate: bool = True) -> None:
     schema.SchemaBehind when any is pending (database.migrate_on_start: false)."""
     from adapters.storage import schema
 
-    await Tortoise.init(db_url=normalize_url(url), modules={"models": MODEL_MODULES},
+    normalized = normalize_url(url)   # creates a SQLite file's folder
+    fresh = migrate and (path := schema.sqlite_path(url)) is not None and not Path(path).exists()
+    if fresh and schema.seed_fresh_sqlite(url):
+        fresh = False
+    await Tortoise.init(db_url=normalized, modules={"models": MODEL_MODULES},
                         _enable_global_fallback=True)
     # Model query builders are per class: rebuild them for this database's dialect (a process, or a
     # test run, may open SQLite and then PostgreSQL).
     Tortoise._build_initial_querysets()
     try:
         if migrate:
-            await schema.migrate(url)
+            if await schema.migrate(url) and fresh:
+                schema.remember_template(url)
         else:
             await schema.check()
     except BaseException:

@@ -50,3 +50,7 @@ class TortoiseWeChatOutbox:
 
     async def count(self, openid: str) -> int:
         return await WeChatPendingRow.filter(openid=openid).count()
+
+    async def total(self) -> int:
+        """Parts owed to all users (the `wechat_pending` queue depth)."""
+        return await WeChatPendingRow.all().count()

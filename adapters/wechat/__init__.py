@@ -21,6 +21,15 @@ def install(app: web.Application, config) -> None:
         channel = WeChatChannel(services, WeChatCodec(cfg.token, cfg.app_id, cfg.encoding_aes_key), api,
                                 TortoiseWeChatOutbox())
         services.extras["wechat"] = channel
+        services.metrics.track_queue("wechat_answers", channel.in_progress)
+        owed = {"parts": 0}
+
+        async def count_owed() -> None:
+            owed["parts"] = await channel.outbox.total()
+
+        services.metrics.track_queue("wechat_pending", lambda: owed["parts"])
+        # Refreshed in the background: a scrape never waits on the database.
+        services.periodic.every(15, count_owed, "count WeChat answers owed")
         services.orders.paid_listeners.append(channel.notify_paid)
         services.closers.append(channel.close)
 

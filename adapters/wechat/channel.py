@@ -1,45 +1,24 @@
-"""WeChatChannel: one verified callback in, the HTTP answer out; answers made in order per user, none lost."""
+"""WeChatChannel: one verified callback in, the HTTP answer out; answers made in order per user (on any worker)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import AsyncIterator, Awaitable
+from typing import Awaitable
 
+from adapters.coordination.locks import SharedLocks
 from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
 from adapters.wechat.api import WeChatApi
 from adapters.wechat.codec import Callback, WeChatCodec
 from adapters.wechat.delivery import CustomerServiceDelivery
+from adapters.wechat.marks import MessageMarks
 from adapters.wechat.responder import WeChatResponder
 from adapters.wechat.split import TEXT_LIMIT_BYTES
-from adapters.wechat.window import WeChatReplyWindow
+from adapters.wechat.window import ATTEMPTS, WeChatReplyWindow
 from core.domain import Order
 
 log = logging.getLogger(__name__)
 
 ACK = "success"                 # WeChat's "received, nothing to say" answer
-SEEN_TTL_SECONDS = 7 * 24 * 3600  # a MsgId is answered once, ever: far longer than WeChat ever retries
-
-
-class UserLocks:
-    """One asyncio.Lock per user (FIFO), dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 class WeChatChannel:
@@ -50,12 +29,13 @@ class WeChatChannel:
         self.api = api
         self.outbox = outbox
         self.passive = cfg.reply_mode == "passive"
-        self._account = cfg.app_id
         self._responder = WeChatResponder(services, cfg.welcome, cfg.menu, cfg.aliases)
-        self._locks = UserLocks()
+        # One answer at a time per user, across workers (the lease outlives no crashed worker by long).
+        self._locks = SharedLocks(services.ephemeral)
+        self.marks = MessageMarks(services.ephemeral, cfg.app_id, ATTEMPTS)
         self._tasks: set[asyncio.Task] = set()
         self.window = WeChatReplyWindow(
-            outbox=outbox, first_time=self._first_time, spawn=self._spawn, produce=self._produce,
+            outbox=outbox, marks=self.marks, spawn=self._spawn, produce=self._produce,
             window_seconds=cfg.passive_window_seconds, callback_timeout_seconds=cfg.callback_timeout_seconds,
             pending_text=cfg.pending_text, more_text=cfg.more_text, reply_bytes=TEXT_LIMIT_BYTES)
         self.delivery = CustomerServiceDelivery(api, outbox, self.window.part_bytes)
@@ -65,17 +45,18 @@ class WeChatChannel:
         if self.passive:
             text = await self.window.answer(cb)
             return self.codec.render_text(cb, text) if text else ACK
-        if await self._first_time(cb.msg_key):
+        if await self.marks.first_time(cb.msg_key):
             self._spawn(self._serve(cb))
         return ACK
 
     # --- customer_service mode ---
 
     async def _serve(self, cb: Callback) -> None:
-        async with self._locks.hold(cb.openid):
+        async with self._locks.hold(_lock_key(cb.openid)):
             owed_before = not await self.delivery.flush(cb.openid)
             text = await self._responder.respond(cb)
             await self.delivery.push(cb.openid, cb.msg_key, text, owed_before=owed_before)
+        await self.marks.answered(cb.msg_key)
 
     async def notify_paid(self, order: Order) -> None:
         """OrderService paid listener: tell the buyer on WeChat (customer_service mode only)."""
@@ -89,19 +70,19 @@ class WeChatChannel:
                 self._spawn(self._notify(identity.external_id, text))
 
     async def _notify(self, openid: str, text: str) -> None:
-        async with self._locks.hold(openid):
+        async with self._locks.hold(_lock_key(openid)):
             owed_before = not await self.delivery.flush(openid)
             await self.delivery.push(openid, None, text, owed_before=owed_before)
 
     # --- shared ---
 
     async def _produce(self, cb: Callback) -> str:
-        async with self._locks.hold(cb.openid):
+        async with self._locks.hold(_lock_key(cb.openid)):
             return await self._responder.respond(cb)
 
-    async def _first_time(self, msg_key: str) -> bool:
-        """Marks the message seen (in the shared store, so across restarts and workers); True only once."""
-        return await self.services.ephemeral.add("wechat-seen", f"{self._account}:{msg_key}", "1", SEEN_TTL_SECONDS)
+    def in_progress(self) -> int:
+        """Answers being made or delivered by this worker (the `wechat_answers` queue depth)."""
+        return len(self._tasks)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -129,3 +110,7 @@ class WeChatChannel:
     async def close(self) -> None:
         await self.drain(self.services.config.server.shutdown_grace_seconds)
         await self.api.close()
+
+
+def _lock_key(openid: str) -> str:
+    return f"wechat-user:{openid}"

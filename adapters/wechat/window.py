@@ -8,6 +8,7 @@ from typing import Awaitable, Callable
 
 from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
 from adapters.wechat.codec import Callback
+from adapters.wechat.marks import MessageMarks
 from adapters.wechat.split import split_utf8
 
 log = logging.getLogger(__name__)
@@ -17,14 +18,15 @@ ATTEMPTS = 3
 # How long past WeChat's callback timeout a silent attempt keeps its connection, so WeChat sees no answer.
 HOLD_MARGIN_SECONDS = 0.5
 SEPARATOR = "\n\n"
+# How often a callback whose answer is being made on another worker looks whether it is ready.
+POLL_SECONDS = 0.1
 
 
 @dataclass
 class _Generation:
-    """One message's answer being made; every retry of that message waits on the same one."""
+    """One message's answer being made here; every retry of that message reaching this worker waits on it."""
 
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    attempts: int = 0
 
 
 class WeChatReplyWindow:
@@ -33,17 +35,18 @@ class WeChatReplyWindow:
 
     - A callback waits up to `window` seconds. If its answer (or any owed answer) is ready, that is the reply.
     - If nothing is ready and WeChat will retry, it stays silent past WeChat's timeout so the retry comes,
-      and the retry waits on the same generation: one model call, one answer.
+      and the retry waits on the same generation: one model call, one answer. A retry that reaches another
+      worker finds the MsgId marked in the shared store and waits there for the "answered" mark.
     - On the last try it replies `pending_text`; the answer waits in the outbox for the user's next
       message, which gets it first, followed by its own answer (or `pending_text` again if that is slow).
     """
 
-    def __init__(self, *, outbox: TortoiseWeChatOutbox, first_time: Callable[[str], Awaitable[bool]],
+    def __init__(self, *, outbox: TortoiseWeChatOutbox, marks: MessageMarks,
                  spawn: Callable[[Awaitable[None]], None], produce: Callable[[Callback], Awaitable[str]],
                  window_seconds: float, callback_timeout_seconds: float, pending_text: str, more_text: str,
                  reply_bytes: int):
         self._outbox = outbox
-        self._first_time = first_time
+        self._marks = marks
         self._spawn = spawn
         self._produce = produce
         self._window = window_seconds
@@ -57,26 +60,35 @@ class WeChatReplyWindow:
     async def answer(self, cb: Callback) -> str:
         """The passive reply text for this callback ("" for an empty reply)."""
         gen = self._inflight.get(cb.msg_key)
-        if gen is None:
-            if await self._first_time(cb.msg_key):
-                gen = self._start(cb)
-            else:
-                gen = self._inflight.get(cb.msg_key)
-        if gen is None:
-            # Seen before and not being answered here (answered long ago, or before a restart): no new
-            # answer; hand over anything still owed, else reply nothing.
+        if gen is None and await self._marks.first_time(cb.msg_key):
+            gen = self._start(cb)
+        gen = gen or self._inflight.get(cb.msg_key)
+        if gen is None and await self._marks.is_answered(cb.msg_key):
+            # Answered long ago, or before a restart: no new answer; hand over anything still owed, else nothing.
             return await self._collect(cb.openid, own_done=True)
-        gen.attempts += 1
-        final = gen.attempts >= ATTEMPTS
-        await _wait(gen.done, self._window)
-        reply = await self._collect(cb.openid, own_done=gen.done.is_set())
-        if reply or gen.done.is_set():
+        final = await self._marks.attempt(cb.msg_key) >= ATTEMPTS
+        done = await self._wait(gen, cb.msg_key, self._window)
+        reply = await self._collect(cb.openid, own_done=done)
+        if reply or done:
             return reply
         if not final:
             # Any answer now, even an empty one, stops WeChat's retries: stay silent past its timeout.
-            await _wait(gen.done, self._timeout - self._window + HOLD_MARGIN_SECONDS)
+            await self._wait(gen, cb.msg_key, self._timeout - self._window + HOLD_MARGIN_SECONDS)
             return ""
         return self._pending_text
+
+    async def _wait(self, gen: _Generation | None, msg_key: str, seconds: float) -> bool:
+        """Wait up to `seconds` for the answer (made here: its event; elsewhere: the shared mark); True when done."""
+        if gen is not None:
+            await _wait(gen.done, seconds)
+            return gen.done.is_set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not await self._marks.is_answered(msg_key):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - loop.time())))
+        return True
 
     def _start(self, cb: Callback) -> _Generation:
         gen = _Generation()
@@ -90,8 +102,11 @@ class WeChatReplyWindow:
             if text:
                 await self._outbox.park(cb.openid, cb.msg_key, split_utf8(text, self.part_bytes))
         finally:
-            gen.done.set()
-            self._inflight.pop(cb.msg_key, None)
+            try:
+                await self._marks.answered(cb.msg_key)
+            finally:
+                gen.done.set()
+                self._inflight.pop(cb.msg_key, None)
 
     async def _collect(self, openid: str, own_done: bool) -> str:
         parts, more = await self._outbox.take(openid, self.part_bytes, len(SEPARATOR))

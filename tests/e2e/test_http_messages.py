@@ -9,10 +9,17 @@ import aiohttp
 import pytest
 
 from adapters.http.replies import SSE_KEEPALIVE
+from tests.conftest import make_config
 from tests.e2e.http_native import PREFIX, assert_error, serve, sse_events
 
 MESSAGE_FIELDS = {"id", "conversation_id", "role", "content", "model", "status", "usage", "cost", "citations",
                   "feedback", "created_at"}
+
+
+@pytest.fixture
+def config(tmp_path, fake_llm):
+    # Here a hang-up stops the answer at once; the grace for resuming it is tested in test_http_resume.py.
+    return make_config(tmp_path, fake_llm.base_url, server={"sse_resume_seconds": 0})
 
 
 @pytest.fixture

@@ -15,7 +15,16 @@ def install(app: web.Application, config: AppConfig) -> None:
     from bot.app import SERVICE_HOOKS
 
     api = web.Application(middlewares=[dify_error_middleware])
-    api[TASKS] = ReplyTasks()
+    tasks = api[TASKS] = ReplyTasks()
+
+    async def connect_tasks(services) -> None:
+        from adapters.coordination.stops import StopRequests
+
+        tasks.connect(StopRequests(services.ephemeral))
+        services.metrics.track_queue("dify_tasks", lambda: len(tasks))
+        services.closers.append(tasks.close)
+
+    app[SERVICE_HOOKS].append(connect_tasks)
     chat.add_routes(api)
     history.add_routes(api)
     app_info.add_routes(api)

@@ -159,7 +159,7 @@ async def stop(request: web.Request) -> web.Response:
     body = parse(UserOnly, await json_object(request))
     who = await end_user(request, fingerprint, body.user)
     # Like Dify, the answer is the same whether or not such a task was running for this user.
-    request.app[TASKS].stop(request.match_info["task_id"], who.user_id)
+    await request.app[TASKS].stop(request.match_info["task_id"], who.user_id)
     return web.json_response({"result": "success"})
 
 

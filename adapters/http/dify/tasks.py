@@ -1,4 +1,4 @@
-"""Replies in flight: each runs in its own task, registered by task_id so `stop` can cancel it."""
+"""Replies in flight: each runs in its own task, registered by task_id so `stop` (on any worker) can cancel it."""
 from __future__ import annotations
 
 import asyncio
@@ -7,10 +7,12 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from adapters.coordination.stops import StopRequests
 from core.chat import ChatEngine, ReplyEvent, ReplyStarted
 from core.domain import InboundMessage
 
 _END = object()
+SCOPE = "dify"
 
 
 class ReplyRun:
@@ -77,24 +79,43 @@ class ReplyRun:
 
 
 class ReplyTasks:
-    """This process's replies in flight by task_id, each stoppable only by the end user who started it."""
+    """Replies in flight by task_id, each stoppable only by the end user who started it, from any worker:
+    a stop asked on another worker reaches this one through the shared store (StopRequests)."""
 
     def __init__(self) -> None:
         self._running: dict[str, tuple[str, ReplyRun]] = {}
+        self._stops: StopRequests | None = None
+
+    def connect(self, stops: StopRequests) -> None:
+        self._stops = stops
 
     def start(self, run: ReplyRun, user_id: str) -> None:
         task = run.start()
         self._running[run.task_id] = (user_id, run)
-        task.add_done_callback(lambda _t: self._running.pop(run.task_id, None))
+        forget = (self._stops.register(SCOPE, run.task_id, user_id, run.cancel) if self._stops is not None
+                  else (lambda: None))
 
-    def stop(self, task_id: str, user_id: str) -> bool:
+        def ended(_task: asyncio.Task) -> None:
+            self._running.pop(run.task_id, None)
+            forget()
+
+        task.add_done_callback(ended)
+
+    async def stop(self, task_id: str, user_id: str) -> bool:
+        """Stop a reply; True when it ran here and was stopped now (on another worker it stops shortly)."""
         entry = self._running.get(task_id)
-        if entry is None or entry[0] != user_id:
-            return False
-        return entry[1].cancel()
+        if entry is not None:
+            return entry[0] == user_id and entry[1].cancel()
+        if self._stops is not None:
+            await self._stops.request(SCOPE, task_id, user_id)
+        return False
 
     def __len__(self) -> int:
         return len(self._running)
+
+    async def close(self) -> None:
+        if self._stops is not None:
+            await self._stops.close()
 
 
 TASKS = web.AppKey("dify_reply_tasks", ReplyTasks)

@@ -1,0 +1,65 @@
+"""Schema migrations in process: a fresh database is migrated, a pre-migration one adopted, a lagging one refused,
+and the committed migration files match the models."""
+from __future__ import annotations
+
+import pytest
+from tortoise import Tortoise
+
+from adapters.storage import db, schema
+from adapters.storage.models import UserRow
+
+
+async def test_a_fresh_database_gets_every_migration_and_works(database_url) -> None:
+    await db.open_database(database_url)
+    try:
+        assert await schema.pending() == []
+        await UserRow.create(id="u1", name="n")
+        assert await UserRow.filter(id="u1").count() == 1
+    finally:
+        await db.close_database()
+    await db.open_database(database_url, migrate=False)   # current: accepted without migrating
+    await db.close_database()
+
+
+async def test_a_database_that_is_behind_is_refused_without_migrate(tmp_path) -> None:
+    with pytest.raises(schema.SchemaBehind) as caught:
+        await db.open_database(f"sqlite://{tmp_path}/behind.db", migrate=False)
+    assert caught.value.pending == [schema.INITIAL] and "bot migrate" in str(caught.value)
+
+
+async def test_a_database_from_before_migrations_is_adopted(tmp_path) -> None:
+    url = f"sqlite://{tmp_path}/old.db"
+    await Tortoise.init(db_url=db.normalize_url(url), modules={"models": db.MODEL_MODULES})
+    await Tortoise.generate_schemas()           # how versions before migrations created the schema
+    await UserRow.create(id="kept", name="old user")
+    await db.close_database()
+    await db.open_database(url)
+    try:
+        assert await schema.pending() == []
+        assert await UserRow.get(id="kept")
+    finally:
+        await db.close_database()
+
+
+async def test_the_migration_files_match_the_models(tmp_path) -> None:
+    await db.open_database(f"sqlite://{tmp_path}/m.db")
+    try:
+        changes = await schema.model_changes()
+    finally:
+        await db.close_database()
+    assert changes == [], ("models changed without a migration: run `bot makemigrations` "
+                           "(before the first release: `bot makemigrations --reset`)")
+
+
+async def test_fresh_sqlite_files_after_the_first_are_copies_of_a_migrated_one(tmp_path) -> None:
+    for name in ("first", "second", "third"):           # the first migrates; later ones copy its result
+        url = f"sqlite://{tmp_path}/{name}/bot.db"
+        await db.open_database(url)
+        try:
+            assert await schema.pending() == []
+            _, rows = await Tortoise.get_connection("default").execute_query("SELECT name FROM tortoise_migrations")
+            assert [r["name"] for r in rows] == [schema.INITIAL]
+            await UserRow.create(id=name, name=name)
+            assert [u.id for u in await UserRow.all()] == [name]   # each file is its own database
+        finally:
+            await db.close_database()
