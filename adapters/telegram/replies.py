@@ -12,6 +12,7 @@ from adapters.telegram.lanes import ChatJob, Lane
 from adapters.telegram.parts import CHANNEL, ChannelParts, chat_key
 from adapters.telegram.streaming import ReplyView
 from core.chat import ReplyDelta, ReplyFinished, ReplyStarted
+from core.knowledge import sources_line
 from core.domain import Identity, InboundMessage, Message
 from core.errors import DomainError, QuotaExceeded, UpstreamError
 
@@ -82,7 +83,9 @@ class Answerer:
             if reply.cancelled():
                 await self._end(view, job, texts.STOPPED)
             elif error is None:
-                await view.finish(keyboard=feedback_keyboard(reply.result().id))
+                answer = reply.result()
+                line = sources_line(answer.citations)
+                await view.finish(f"\n\n{line}" if line else "", keyboard=feedback_keyboard(answer.id))
             elif isinstance(error, QuotaExceeded):
                 await self._end(view, job, texts.QUOTA, keyboard=buy_keyboard())
             elif isinstance(error, DomainError):

@@ -169,3 +169,21 @@ async def test_shutdown_lets_the_answer_in_flight_finish(launch, tg, fake_llm) -
     await tg.wait_until(lambda: tg.bot_messages(chat))
     await running.runner.cleanup()  # what Ctrl-C / SIGTERM does
     assert [m.text for m in answers(tg, chat)] == ["an answer still being written"]
+
+
+async def test_answer_from_the_knowledge_base_ends_with_its_sources(launch, tg, fake_llm) -> None:
+    from bot.knowledge import knowledge_of
+    from core.knowledge_ports import Viewer
+
+    running = await launch("polling")
+    service = knowledge_of(running.services).service
+    doc, _ = await service.add_document(Viewer(None, is_admin=True), name="Harbour opening hours",
+                                        body="The harbour office opens at 7 am and closes at 6 pm.".encode(),
+                                        content_type="text/plain", source="text")
+    await service.wait(doc.id)
+    alice = tg.user(1010, "Alice")
+    chat = tg.private_chat(alice)
+    await tg.send_text(chat, alice, "When does the harbour office open?")
+    [message] = await tg.wait_until(lambda: answers(tg, chat))
+    assert message.text.endswith("\n\nSources: Harbour opening hours")
+    assert "harbour office opens at 7 am" in fake_llm.chat_requests[-1]["messages"][0]["content"]
