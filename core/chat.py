@@ -103,8 +103,10 @@ class ChatEngine:
         run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages))
         started = ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
         async for event in run.stream(inbound.user_id, max_tokens, started):
+            if isinstance(event, ReplyFinished):
+                # Before the last event: a consumer may stop reading once it has the answer.
+                self._after_reply(conversation)
             yield event
-        self._after_reply(conversation)
 
     async def _existing_conversation(self, inbound: InboundMessage) -> Conversation | None:
         """The conversation this message continues; None when it starts a new one."""

@@ -159,7 +159,11 @@ async def test_rolling_summary_replaces_old_turns(tmp_path, fake_llm) -> None:
     async with open_services(config, background=False) as services:
         user = await services.accounts.ensure_user(Identity("test", "long"))
         for i in range(6):
-            await collect(services, InboundMessage(user.id, f"fact number {i}: " + "words " * 30, chat_key="k"))
+            # Like the channels do: stop reading at the answer. The summary must still be made.
+            async for event in services.engine.reply(
+                    InboundMessage(user.id, f"fact number {i}: " + "words " * 30, chat_key="k")):
+                if isinstance(event, ReplyFinished):
+                    break
             await services.engine.drain()
         conv = await services.conversations.for_chat("k")
         assert conv.summary and conv.summary_until > 0
