@@ -169,6 +169,8 @@ class TelegramConfig(Strict):
     edit_interval_private: float = Field(1.0, ge=0)
     edit_interval_group: float = Field(3.0, ge=0)
     poll_timeout: int = Field(30, ge=0, le=300)
+    # setWebhook's max_connections: 1 makes Telegram send the next update only after our answer (strict order).
+    webhook_max_connections: int = Field(40, ge=1, le=100)
 
     @model_validator(mode="after")
     def _needs_token(self) -> "TelegramConfig":
@@ -192,6 +194,7 @@ class WeChatConfig(Strict):
     welcome: str = "Welcome! Send any message to start chatting."
     pending_text: str = Field("Still thinking; send anything to get the answer.", max_length=300)
     more_text: str = Field("(More follows; send anything to get the rest.)", max_length=300)
+    sources_prefix: str = "来源："
     menu: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
     # WeChat's passive-reply timing: leave as is (tests shrink it). A callback waits this long for the answer...

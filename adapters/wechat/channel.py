@@ -29,7 +29,7 @@ class WeChatChannel:
         self.api = api
         self.outbox = outbox
         self.passive = cfg.reply_mode == "passive"
-        self._responder = WeChatResponder(services, cfg.welcome, cfg.menu, cfg.aliases)
+        self._responder = WeChatResponder(services, cfg.welcome, cfg.menu, cfg.aliases, cfg.sources_prefix)
         # One answer at a time per user, across workers (the lease outlives no crashed worker by long).
         self._locks = SharedLocks(services.ephemeral)
         self.marks = MessageMarks(services.ephemeral, cfg.app_id, ATTEMPTS)

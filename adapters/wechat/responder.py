@@ -6,6 +6,7 @@ import logging
 from adapters.wechat.codec import Callback
 from adapters.wechat.commands import WeChatCommands, normalize_command
 from core.chat import ReplyDelta, ReplyFinished
+from core.knowledge import sources_line
 from core.domain import Identity, InboundMessage, User
 from core.errors import DomainError, QuotaExceeded
 
@@ -26,8 +27,10 @@ def chat_key_of(openid: str) -> str:
 
 
 class WeChatResponder:
-    def __init__(self, services, welcome: str, menu: dict[str, str], aliases: dict[str, str]):
+    def __init__(self, services, welcome: str, menu: dict[str, str], aliases: dict[str, str],
+                 sources_prefix: str = "Sources: "):
         self._s = services
+        self._sources_prefix = sources_prefix
         self._welcome = welcome
         self._menu = menu
         self._aliases = aliases
@@ -66,7 +69,9 @@ class WeChatResponder:
                 if isinstance(event, ReplyDelta):
                     parts.append(event.text)
                 elif isinstance(event, ReplyFinished):
-                    return event.message.content or "(The model returned an empty answer.)"
+                    answer = event.message.content or "(The model returned an empty answer.)"
+                    line = sources_line(event.message.citations, prefix=self._sources_prefix)
+                    return f"{answer}\n\n{line}" if line else answer
         except QuotaExceeded:
             return OUT_OF_TOKENS
         return "".join(parts)

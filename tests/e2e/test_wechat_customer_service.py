@@ -100,3 +100,20 @@ async def test_unsupported_types_and_voice(wx, start_app, fake_llm, tmp_path) ->
     assert sent[1] == "Echo: 今天天气怎么样"
     assert "could not make out that voice message" in sent[2]
     assert len(fake_llm.chat_requests) == 1
+
+
+async def test_an_answer_from_the_knowledge_base_ends_with_its_sources(wx, start_app, fake_llm, tmp_path) -> None:
+    from bot.knowledge import knowledge_of
+    from core.knowledge_ports import Viewer
+
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    service = knowledge_of(running.services).service
+    doc, _ = await service.add_document(Viewer(None, is_admin=True), name="退货政策",
+                                        body="购买后七天内可以无理由退货，请保留发票。".encode(),
+                                        content_type="text/plain", source="text")
+    await service.wait(doc.id)
+    client = client_for(running, wx)
+    await client.post(client.text("o-rag", "购买后几天内可以无理由退货？"))
+    [sent] = await wx.wait_sent("o-rag", 1)
+    assert sent.endswith("\n\n来源：退货政策")
+    assert "七天内可以无理由退货" in fake_llm.chat_requests[-1]["messages"][0]["content"]
