@@ -119,3 +119,36 @@ async def test_make_run_on_a_fresh_copy_answers_status(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
+
+
+async def test_sigterm_lets_an_in_flight_reply_finish(tmp_path: Path, fake_llm) -> None:
+    cfg = write_config(tmp_path, fake_llm.base_url, server={"shutdown_grace_seconds": 20})
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api/v1"
+    proc = await asyncio.create_subprocess_exec(*BOT, "run", "--config", str(cfg), "--port", str(port), cwd=ROOT,
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        await wait_for_status(f"http://127.0.0.1:{port}", proc)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(base + "/users", json={"name": "late"}, headers={"X-API-Key": "admin-key"}) as r:
+                key = (await r.json())["api_key"]
+            headers = {"X-API-Key": key}
+            async with http.post(base + "/conversations", json={}, headers=headers) as r:
+                conversation = (await r.json())["id"]
+            fake_llm.script(reply="Worth the wait.", first_delay=2.0)
+            asking = asyncio.create_task(http.post(f"{base}/conversations/{conversation}/messages",
+                                                   json={"content": "take your time"}, headers=headers))
+            for _ in range(300):
+                if fake_llm.chat_requests:
+                    break
+                await asyncio.sleep(0.02)
+            assert fake_llm.chat_requests, "the reply never reached the model"
+            proc.send_signal(signal.SIGTERM)  # once: a second one cuts the drain short, as Ctrl-C twice would
+            response = await asyncio.wait_for(asking, 30)
+            assert response.status == 200
+            assert (await response.json())["content"] == "Worth the wait."
+    finally:
+        if proc.returncode is None and not fake_llm.chat_requests:
+            proc.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()[-6000:]
