@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 from core.ports import EphemeralStore
 
@@ -18,7 +18,8 @@ class SharedLocks:
     """`async with locks.hold("wechat:openid"):` runs one block at a time per key, whichever worker runs it.
 
     Waiters in this process queue behind one asyncio.Lock per key (FIFO), so only the first polls the store.
-    The lease is renewed while held; a worker that dies frees its keys after `lease_seconds`."""
+    The lease is renewed while held; a worker that dies frees its keys after `lease_seconds`. A `gate` (e.g. a
+    WaitingLine's "is it my turn?") is asked before every attempt, so waiters can be let in in a chosen order."""
 
     def __init__(self, store: EphemeralStore, lease_seconds: float = 30.0, poll_seconds: float = 0.05,
                  max_poll_seconds: float = 0.25):
@@ -29,15 +30,17 @@ class SharedLocks:
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @contextlib.asynccontextmanager
-    async def hold(self, key: str, timeout: float | None = None) -> AsyncIterator[None]:
-        """Hold `key`; raises TimeoutError when `timeout` seconds pass first."""
+    async def hold(self, key: str, timeout: float | None = None,
+                   gate: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[None]:
+        """Hold `key`; raises TimeoutError when `timeout` seconds pass first. With a `gate`, the lease is only tried
+        while the gate answers True."""
         lock, users = self._local.get(key, (asyncio.Lock(), 0))
         self._local[key] = (lock, users + 1)
         try:
             async with asyncio.timeout(timeout):
                 await lock.acquire()
             try:
-                token = await self._acquire(key, timeout)
+                token = await self._acquire(key, timeout, gate)
                 renew = asyncio.get_running_loop().create_task(self._renew(key, token), name=f"lease {key}")
                 try:
                     yield
@@ -54,11 +57,11 @@ class SharedLocks:
             else:
                 self._local[key] = (lock, users - 1)
 
-    async def _acquire(self, key: str, timeout: float | None) -> str:
+    async def _acquire(self, key: str, timeout: float | None, gate: Callable[[], Awaitable[bool]] | None) -> str:
         token = uuid.uuid4().hex
         wait = self._poll
         async with asyncio.timeout(timeout):
-            while not await self._store.add(NAMESPACE, key, token, self._lease):
+            while not ((gate is None or await gate()) and await self._store.add(NAMESPACE, key, token, self._lease)):
                 await asyncio.sleep(wait)
                 wait = min(self._max_poll, wait * 1.5)
         return token

@@ -8,6 +8,7 @@ from telegram import BotCommand, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
+from adapters.coordination.pacing import SharedPacing
 from adapters.telegram import texts
 from adapters.telegram.callbacks import Buttons
 from adapters.telegram.commands import Commands
@@ -40,8 +41,10 @@ class TelegramChannel:
         self.application = (Application.builder().token(tg.token).base_url(tg.api_base_url)
                             .base_file_url(file_url(tg.api_base_url)).updater(None).build())
         self.bot = self.application.bot
-        self.parts = ChannelParts(services, TelegramSender(self.bot), config)
-        self.lanes = ChatLanes(Answerer(self.parts))
+        # Flood-control pauses, edit pacing, per-chat order and /cancel are shared by every worker (shared store).
+        sender = TelegramSender(self.bot, pacing=SharedPacing(services.ephemeral))
+        self.parts = ChannelParts(services, sender, config)
+        self.lanes = ChatLanes(Answerer(self.parts), services.ephemeral)
         commands = Commands(self.parts, self.lanes)
         checkout = StarsCheckout(self.parts)
         self.stars_provider = StarsProvider(self.parts)
@@ -136,7 +139,8 @@ class TelegramChannel:
         try:
             if tg.mode == "webhook":
                 await self.bot.set_webhook(self.webhook_url, secret_token=tg.webhook_secret,
-                                           allowed_updates=ALLOWED_UPDATES)
+                                           allowed_updates=ALLOWED_UPDATES,
+                                           max_connections=tg.webhook_max_connections)
             else:
                 await self.bot.delete_webhook()
         except TelegramError as e:

@@ -61,8 +61,9 @@ class Commands:
                 await self._parts.say(update, texts.EMPTY_MENTION)
                 return
             text = addressed
-        self._lanes.submit(ChatJob(chat.id, chat.type, sender.id, sender.full_name, message.message_id, text,
-                                   message.message_thread_id if message.is_topic_message else None))
+        await self._lanes.submit(ChatJob(chat.id, chat.type, sender.id, sender.full_name, message.message_id, text,
+                                         message.message_thread_id if message.is_topic_message else None,
+                                         update.update_id))
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._parts.say(update, texts.TEXT_ONLY)
@@ -157,7 +158,7 @@ class Commands:
 
     async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_user is not None and update.effective_chat is not None
-        outcome = self._lanes.cancel(update.effective_chat.id, update.effective_user.id)
+        outcome = await self._lanes.cancel(update.effective_chat.id, update.effective_user.id)
         if outcome == "nothing":
             await self._parts.say(update, texts.NOTHING_TO_CANCEL)
         elif outcome == "not_yours":

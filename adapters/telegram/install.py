@@ -39,6 +39,7 @@ def install(app: web.Application, config: AppConfig) -> None:
         if config.payments.telegram.enabled:
             services.orders.add_provider(channel.stars_provider)
         services.orders.paid_listeners.append(channel.notify_paid)
+        services.metrics.track_queue("telegram_chats", channel.lanes.waiting)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         assert slot.channel is not None, "the services hook has not run"

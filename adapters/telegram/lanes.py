@@ -1,18 +1,26 @@
-"""ChatLanes: one reply at a time per chat, in arrival order; later messages wait their turn (in this process)."""
+"""ChatLanes: one reply at a time per chat, in update order, across every worker; later messages wait their turn."""
 from __future__ import annotations
 
 import asyncio
+import bisect
+import contextlib
 import logging
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Literal
 
+from adapters.coordination.lines import WaitingLine
+from adapters.coordination.locks import SharedLocks
+from adapters.coordination.stops import StopRequests
+from core.ports import EphemeralStore
+
 log = logging.getLogger(__name__)
+
+SCOPE = "telegram"
 
 
 @dataclass(frozen=True)
 class ChatJob:
-    """A message the bot should answer, as the lane needs it: where, who, what."""
+    """A message the bot should answer, as the lane needs it: where, who, what, and its place in Telegram's order."""
 
     chat_id: int
     chat_type: str
@@ -21,6 +29,7 @@ class ChatJob:
     message_id: int
     text: str
     thread_id: int | None = None
+    update_id: int = 0
 
     @property
     def in_group(self) -> bool:
@@ -29,7 +38,7 @@ class ChatJob:
 
 @dataclass
 class Lane:
-    queue: deque[ChatJob] = field(default_factory=deque)
+    queue: list[ChatJob] = field(default_factory=list)  # waiting, smallest update_id first
     job: ChatJob | None = None
     reply: asyncio.Task | None = None  # the task running engine.reply for `job`; cancelling it stops the answer
     stop_requested: bool = False  # /cancel came before the reply task existed
@@ -39,51 +48,90 @@ class Lane:
 Answer = Callable[[ChatJob, Lane], Awaitable[None]]
 
 
-class ChatLanes:
-    """Per-chat queues with one worker each. The queues live in this process: several processes serving
-    one bot would each keep their own (Telegram sends one bot's updates to one webhook or poller)."""
+def chat_lock(chat_id: int) -> str:
+    return f"telegram-chat:{chat_id}"
 
-    def __init__(self, answer: Answer):
+
+class ChatLanes:
+    """Per-chat queues in this process, each with one task that answers its jobs one by one. Across workers:
+    a job takes a place in the chat's WaitingLine before its update is acknowledged, and answers while holding the
+    chat's SharedLocks lease, let in smallest update_id first; the running answer is registered with StopRequests
+    so /cancel reaches it from any worker. Without Redis all of this lives in the database's shared store."""
+
+    def __init__(self, answer: Answer, store: EphemeralStore):
         self._answer = answer
+        self._locks = SharedLocks(store)
+        self._line = WaitingLine(store)
+        self._stops = StopRequests(store)
         self._lanes: dict[int, Lane] = {}
         self._closed = False
 
-    def submit(self, job: ChatJob) -> int:
-        """Queue a job; returns how many answers come before it in that chat."""
+    async def submit(self, job: ChatJob) -> int:
+        """Queue a job (in every worker's view once this returns); how many answers come before it here."""
         if self._closed:
             raise RuntimeError("the Telegram channel is stopping")
+        try:
+            await self._line.join(chat_lock(job.chat_id), job.update_id)
+        except Exception:
+            log.warning("could not queue chat %s in the shared line; its order across workers is not kept",
+                        job.chat_id, exc_info=True)
         lane = self._lanes.get(job.chat_id)
         if lane is None:
             lane = self._lanes[job.chat_id] = Lane()
         ahead = len(lane.queue) + (1 if lane.job else 0)
-        lane.queue.append(job)
+        bisect.insort(lane.queue, job, key=lambda j: j.update_id)
         if lane.worker is None:
             lane.worker = asyncio.get_running_loop().create_task(self._work(job.chat_id, lane),
                                                                  name=f"telegram-lane-{job.chat_id}")
         return ahead
 
-    def cancel(self, chat_id: int, user_id: int) -> Literal["cancelled", "nothing", "not_yours"]:
-        """Stop the answer being written in a chat (only its asker may); queued messages are still answered."""
-        lane = self._lanes.get(chat_id)
-        if lane is None or lane.job is None or (lane.reply is not None and lane.reply.done()):
+    async def cancel(self, chat_id: int, user_id: int) -> Literal["cancelled", "nothing", "not_yours"]:
+        """Stop the answer being written in a chat, on whichever worker writes it (only its asker may); queued
+        messages are still answered."""
+        owner = await self._stops.owner_of(SCOPE, str(chat_id))
+        if owner is None:
             return "nothing"
-        if lane.job.user_id != user_id:
+        if owner != str(user_id):
             return "not_yours"
-        if lane.reply is None:
-            lane.stop_requested = True
-        else:
-            lane.reply.cancel()
+        await self._stops.request(SCOPE, str(chat_id), str(user_id))
         return "cancelled"
 
     def busy(self, chat_id: int) -> bool:
         return chat_id in self._lanes
 
+    def waiting(self) -> int:
+        """Messages accepted here and not yet being answered (for /metrics)."""
+        return sum(len(lane.queue) for lane in self._lanes.values())
+
+    @staticmethod
+    def _stop(lane: Lane) -> None:
+        if lane.reply is None:
+            lane.stop_requested = True
+        elif not lane.reply.done():
+            lane.reply.cancel()
+
     async def _work(self, chat_id: int, lane: Lane) -> None:
+        key = chat_lock(chat_id)
+
+        async def my_turn() -> bool:
+            return await self._line.first(key, lane.queue[0].update_id)
+
         try:
             while lane.queue:
-                lane.job = lane.queue.popleft()
                 try:
-                    await self._answer(lane.job, lane)
+                    async with contextlib.AsyncExitStack() as turn:
+                        try:
+                            await turn.enter_async_context(self._locks.hold(key, gate=my_turn))
+                        except Exception:
+                            log.warning("the shared lock of chat %s failed; answering without it", chat_id,
+                                        exc_info=True)
+                        lane.job = job = lane.queue.pop(0)  # the smallest waiting now
+                        await self._leave(key, job)
+                        end = await self._stops.start(SCOPE, str(chat_id), str(job.user_id), lambda: self._stop(lane))
+                        try:
+                            await self._answer(job, lane)
+                        finally:
+                            await end()
                 except Exception:
                     log.exception("answering a Telegram message in chat %s failed", chat_id)
                 finally:
@@ -91,15 +139,24 @@ class ChatLanes:
         finally:
             if self._lanes.get(chat_id) is lane:
                 del self._lanes[chat_id]
+            for job in lane.queue:  # only when stopping: their places would hold other workers up
+                await self._leave(key, job)
+
+    async def _leave(self, key: str, job: ChatJob) -> None:
+        try:
+            await self._line.leave(key, job.update_id)
+        except Exception:
+            log.warning("leaving the shared line of %s failed; the place expires by itself", key, exc_info=True)
 
     async def close(self, grace: float) -> None:
         """Take no more jobs; let answers in flight finish for up to `grace` seconds, then stop them
         (a stopped answer is charged for what was generated, as with /cancel)."""
         self._closed = True
         workers = [lane.worker for lane in self._lanes.values() if lane.worker is not None]
-        if not workers:
-            return
-        _, pending = await asyncio.wait(workers, timeout=grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._stops.close()
+        await self._line.close()

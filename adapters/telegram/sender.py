@@ -12,6 +12,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
+from adapters.coordination.pacing import SharedPacing
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -33,25 +35,56 @@ def is_entity_error(error: BadRequest) -> bool:
     return "can't parse entities" in error.message.lower()
 
 
-class TelegramSender:
-    """One place that talks to Telegram for chats. A 429 makes only that chat wait (other chats go on);
-    an edit that changes nothing counts as done; HTML Telegram refuses is sent again as plain text."""
+def pause_key(chat_id: int) -> str:
+    return f"tg:{chat_id}"
 
-    def __init__(self, bot: Bot, attempts: int = 4, clock: Callable[[], float] | None = None):
+
+def edit_key(chat_id: int) -> str:
+    return f"tg-edit:{chat_id}"
+
+
+class TelegramSender:
+    """One place that talks to Telegram for chats. A 429 makes only that chat wait (other chats go on), on every
+    worker when `pacing` (SharedPacing) is given; an edit that changes nothing counts as done; HTML Telegram
+    refuses is sent again as plain text."""
+
+    def __init__(self, bot: Bot, attempts: int = 4, clock: Callable[[], float] | None = None,
+                 pacing: SharedPacing | None = None):
         self.bot = bot
         self._attempts = attempts
         self._blocked: dict[int, float] = {}
         self._clock = clock or (lambda: asyncio.get_running_loop().time())
+        self._pacing = pacing
 
     def blocked_for(self, chat_id: int) -> float:
-        """Seconds this chat must still wait because Telegram said so (0 when free)."""
+        """Seconds this chat must still wait because Telegram told this worker so (0 when free)."""
         return max(0.0, self._blocked.get(chat_id, 0.0) - self._clock())
 
+    async def paused_for(self, chat_id: int) -> float:
+        """Seconds this chat must still wait because Telegram told any worker so (0 when free)."""
+        wait = self.blocked_for(chat_id)
+        if self._pacing is not None:
+            try:
+                wait = max(wait, await self._pacing.paused_for(pause_key(chat_id)))
+            except Exception:
+                log.warning("reading the shared flood-control pause of chat %s failed", chat_id, exc_info=True)
+        return wait
+
+    async def turn(self, chat_id: int, interval: float) -> None:
+        """Wait for this chat's next slot for an edit, shared by every worker (at most one per `interval`)."""
+        if self._pacing is None or interval <= 0:
+            return
+        try:
+            await self._pacing.turn(edit_key(chat_id), interval, timeout=max(5.0, 3 * interval))
+        except TimeoutError:
+            log.info("no edit slot in chat %s in time; editing anyway", chat_id)
+        except Exception:
+            log.warning("shared edit pacing of chat %s failed; pacing locally only", chat_id, exc_info=True)
+
     async def call(self, chat_id: int, make: Callable[[], Awaitable[T]], *, idempotent: bool = True) -> T:
-        """Run one API call for a chat; RetryAfter waits for that chat only, then tries again."""
+        """Run one API call for a chat; RetryAfter waits for that chat only (on every worker), then tries again."""
         for attempt in range(1, self._attempts + 1):
-            wait = self.blocked_for(chat_id)
-            if wait:
+            while wait := await self.paused_for(chat_id):
                 await asyncio.sleep(wait)
             try:
                 return await make()
@@ -59,6 +92,11 @@ class TelegramSender:
                 seconds = retry_seconds(e)
                 log.info("Telegram flood control in chat %s: waiting %.0fs", chat_id, seconds)
                 self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), self._clock() + seconds)
+                if self._pacing is not None:
+                    try:
+                        await self._pacing.pause(pause_key(chat_id), seconds)
+                    except Exception:
+                        log.warning("sharing the flood-control pause of chat %s failed", chat_id, exc_info=True)
                 if attempt == self._attempts:
                     raise
             except BadRequest:
@@ -113,7 +151,9 @@ class TelegramSender:
                 raise
 
     async def typing(self, chat_id: int, thread_id: int | None = None) -> None:
-        """Show "typing…"; best effort, never worth failing a reply over."""
+        """Show "typing…"; best effort, never worth failing a reply over, and skipped during a flood-control pause."""
+        if await self.paused_for(chat_id):
+            return
         try:
             await self.bot.send_chat_action(chat_id, "typing", message_thread_id=thread_id)
         except Exception as e:  # noqa: BLE001

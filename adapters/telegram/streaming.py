@@ -127,9 +127,10 @@ class ReplyView:
     async def _put(self, index: int, text: str, *, html: str | None = None,
                    keyboard: InlineKeyboardMarkup | None = None) -> None:
         state = (text, html, keyboard)
+        if index < len(self.message_ids) and self._shown[index] == state:
+            return
+        await self._sender.turn(self.chat_id, self._interval)  # every worker's edits of this chat share one pace
         if index < len(self.message_ids):
-            if self._shown[index] == state:
-                return
             await self._sender.edit(self.chat_id, self.message_ids[index], text, html=html, keyboard=keyboard)
             self._shown[index] = state
         else:

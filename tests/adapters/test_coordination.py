@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from adapters.coordination.lines import WaitingLine
 from adapters.coordination.locks import NAMESPACE as LOCKS, SharedLocks
 from adapters.coordination.pacing import SharedPacing
 from adapters.coordination.stops import StopRequests
@@ -87,6 +88,73 @@ async def test_a_stop_reaches_the_worker_running_the_task_and_only_from_its_owne
     assert await here.request("dify", "task-2", "carol") is True and local.is_set()
     await here.close()
     await there.close()
+
+
+async def test_a_started_task_is_known_on_every_worker_until_it_ends(store) -> None:
+    here, there = StopRequests(store, poll_seconds=0.02), StopRequests(store, poll_seconds=0.02)
+    await store.put("stop", "telegram:7", "carol", 60)      # left over from an earlier run: must not stop this one
+    stopped = asyncio.Event()
+    end = await here.start("telegram", "7", "carol", stopped.set)
+    assert await there.owner_of("telegram", "7") == "carol" and await here.owner_of("telegram", "7") == "carol"
+    await asyncio.sleep(0.1)
+    assert not stopped.is_set()
+    await there.request("telegram", "7", "carol")
+    await asyncio.wait_for(stopped.wait(), 5)
+    await end()
+    assert await there.owner_of("telegram", "7") is None
+    await here.close()
+    await there.close()
+
+
+async def test_a_running_mark_is_renewed_and_a_dead_workers_expires(store) -> None:
+    here, there = StopRequests(store, poll_seconds=0.02, running_ttl_seconds=0.3), StopRequests(store)
+    end = await here.start("telegram", "8", "dave", lambda: None)
+    await asyncio.sleep(0.6)                                  # two lifetimes of the mark: renewed meanwhile
+    assert await there.owner_of("telegram", "8") == "dave"
+    await here.close()                                       # as if the worker died: no more renewals
+    await asyncio.sleep(0.45)
+    assert await there.owner_of("telegram", "8") is None
+    await end()
+
+
+async def test_the_gate_lets_the_smallest_waiter_of_any_worker_in_first(store) -> None:
+    locks = [SharedLocks(store, poll_seconds=0.01, max_poll_seconds=0.02) for _ in range(2)]
+    lines = [WaitingLine(store) for _ in range(2)]
+    order: list[int] = []
+
+    async def answer(worker: int, number: int) -> None:
+        async with locks[worker].hold("chat:3", timeout=5, gate=lambda: lines[worker].first("chat:3", number)):
+            await lines[worker].leave("chat:3", number)
+            order.append(number)
+            await asyncio.sleep(0.05)
+
+    try:
+        async with locks[0].hold("chat:3"):                   # an answer is running; 5, 6 and 7 arrive meanwhile
+            for worker, number in ((1, 6), (0, 5), (1, 7)):
+                await lines[worker].join("chat:3", number)
+            # Worker 1's lane is ready first, with its own smallest (6): it must still wait for worker 0's 5.
+            late = asyncio.create_task(answer(1, 6))
+            await asyncio.sleep(0.1)
+            early = asyncio.create_task(answer(0, 5))
+        await asyncio.wait_for(asyncio.gather(late, early), 5)
+        await asyncio.wait_for(answer(1, 7), 5)
+        assert order == [5, 6, 7]
+        assert await lines[0].first("chat:3", 10**9)          # nobody is left in the line
+    finally:
+        for line in lines:
+            await line.close()
+
+
+async def test_a_dead_workers_place_in_line_expires(store) -> None:
+    dead, alive = WaitingLine(store, ttl_seconds=0.3), WaitingLine(store, ttl_seconds=0.3)
+    await dead.join("chat:4", 1)
+    await dead.close()                                        # stops renewing, as a killed worker would
+    await alive.join("chat:4", 2)
+    assert not await alive.first("chat:4", 2)
+    await asyncio.sleep(0.4)
+    assert await alive.first("chat:4", 2)
+    await alive.leave("chat:4", 2)
+    await alive.close()
 
 
 async def test_pacing_lets_one_call_per_interval_through_across_workers(store) -> None:

@@ -18,6 +18,7 @@ def _telegram(**section) -> dict:
     ({"mode": "push"}, "channels.telegram.mode:"),
     ({"edit_interval_group": -1}, "channels.telegram.edit_interval_group:"),
     ({"poll_timeout": 1000}, "channels.telegram.poll_timeout:"),
+    ({"webhook_max_connections": 0}, "channels.telegram.webhook_max_connections:"),
     ({"colour": "blue"}, "channels.telegram.colour: unknown key"),
 ])
 def test_bad_telegram_config_names_the_key(section: dict, problem: str) -> None:

@@ -96,3 +96,32 @@ async def test_gone_chat_stops_the_view(tg, sender) -> None:
     assert view.gone is not None
     await view.finish()  # nothing more is tried
     assert len(tg.rejected("sendMessage")) == 1
+
+
+async def test_a_429_seen_by_one_worker_holds_that_chat_back_on_another(tg, chat, tmp_path) -> None:
+    from adapters.coordination.pacing import SharedPacing
+    from adapters.storage import db
+    from adapters.storage.ephemeral import DatabaseEphemeralStore
+
+    await db.open_database(f"sqlite://{tmp_path}/shared.db")
+    try:
+        store = DatabaseEphemeralStore()  # all the two "workers" share
+        async with Bot(TOKEN, base_url=tg.api_base_url) as one_bot, Bot(TOKEN, base_url=tg.api_base_url) as other_bot:
+            one = TelegramSender(one_bot, pacing=SharedPacing(store))
+            other = TelegramSender(other_bot, pacing=SharedPacing(store))
+            bystander = tg.private_chat(tg.user(44, "Carol"))
+            tg.flood(chat["id"], retry_after=1, methods=("sendMessage",))
+            held = asyncio.create_task(one.send(chat["id"], "first"))
+            async with asyncio.timeout(3):
+                while not await other.paused_for(chat["id"]):   # the pause reached the shared store
+                    await asyncio.sleep(0.01)
+            assert other.blocked_for(chat["id"]) == 0          # the other worker never saw a 429 itself
+            await other.send(bystander["id"], "other chats go on")
+            await other.send(chat["id"], "second")
+            await held
+            refused_at = tg.rejected("sendMessage")[0].at
+            assert len(tg.rejected()) == 1                      # the other worker waited instead of trying
+            assert all(m.times[0] >= refused_at + 0.99 for m in tg.bot_messages(chat))
+            assert tg.bot_messages(bystander)[0].times[0] < refused_at + 0.5
+    finally:
+        await db.close_database()

@@ -49,7 +49,8 @@ async def test_malformed_update_is_a_400(launch, tg, body) -> None:
 
 
 async def test_a_redelivered_update_is_answered_once(launch, tg, fake_llm) -> None:
-    await launch("webhook")
+    await launch("webhook", telegram={"webhook_max_connections": 1})
+    assert tg.webhook["max_connections"] == 1  # Telegram then delivers one update at a time, in order
     alice = tg.user(9101, "Alice")
     chat = tg.private_chat(alice)
     await tg.send_text(chat, alice, "/help")

@@ -276,15 +276,16 @@ class FakeTelegram(UserSide, StarsApi):
         return batch
 
     # deliver(): how an update reaches the bot, by the mode the bot chose
-    async def deliver(self, update: dict) -> int | None:
+    async def deliver(self, update: dict, target: str | None = None) -> int | None:
         """Hand an update to the bot: POSTed to the webhook (returns the HTTP status), or queued for
-        getUpdates (returns once a getUpdates call has taken it)."""
+        getUpdates (returns once a getUpdates call has taken it). `target` picks the webhook URL for this one
+        update (one worker of several behind a load balancer)."""
         await self.wait_until(lambda: self.webhook or self.polled)
         self.updates.append(update)
         if self.webhook:
             assert self._http is not None
             headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook.get("secret_token", "")}
-            async with self._http.post(self.webhook_target or self.webhook["url"], json=update,
+            async with self._http.post(target or self.webhook_target or self.webhook["url"], json=update,
                                        headers=headers) as resp:
                 await self._notify()
                 return resp.status

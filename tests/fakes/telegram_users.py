@@ -40,13 +40,15 @@ class UserSide:
         self.chats[chat_id] = chat
         return chat
 
-    async def send_text(self, chat: dict, user: dict, text: str, reply_to: Any = None) -> Any:
-        """The user types `text` in `chat` (optionally replying to a message); returns the stored message."""
+    async def send_text(self, chat: dict, user: dict, text: str, reply_to: Any = None, target: str | None = None) -> Any:
+        """The user types `text` in `chat` (optionally replying to a message); returns the stored message.
+        `target`: the webhook URL this update goes to (see deliver)."""
         entities = user_entities(text)
         message = FakeMessage(chat, self._new_id(chat["id"]), user, text, reply_to=reply_to,  # type: ignore[attr-defined]
                               extra={"entities": entities} if entities else {})
         self.store(message)  # type: ignore[attr-defined]
-        await self.deliver({"update_id": self.next_update_id(), "message": message.to_json()})  # type: ignore[attr-defined]
+        await self.deliver({"update_id": self.next_update_id(), "message": message.to_json()},  # type: ignore[attr-defined]
+                           target=target)
         return message
 
     async def press(self, user: dict, message: Any, data: str) -> str:
