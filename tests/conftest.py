@@ -70,6 +70,33 @@ async def redis_url(redis_prefix: str) -> AsyncIterator[str]:
     await client.aclose()
 
 
+@pytest.fixture
+async def database_store(tmp_path: Path):
+    """The EphemeralStore on a fresh SQLite database."""
+    from adapters.storage import db
+    from adapters.storage.ephemeral import DatabaseEphemeralStore
+
+    await db.open_database(f"sqlite://{tmp_path}/ephemeral.db")
+    yield DatabaseEphemeralStore()
+    await db.close_database()
+
+
+@pytest.fixture
+async def redis_store(redis_url: str, redis_prefix: str):
+    """The EphemeralStore on the local Redis, under the test's own key prefix."""
+    from adapters.storage.redis_store import RedisEphemeralStore
+
+    shared = RedisEphemeralStore(redis_url, redis_prefix)
+    yield shared
+    await shared.close()
+
+
+@pytest.fixture(params=["database_store", "redis_store"])
+def store(request: pytest.FixtureRequest):
+    """Run the test once on each EphemeralStore: the database and Redis."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Run the test once on SQLite and once on PostgreSQL."""

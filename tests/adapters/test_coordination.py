@@ -12,28 +12,6 @@ from adapters.coordination.locks import NAMESPACE as LOCKS, SharedLocks
 from adapters.coordination.pacing import SharedPacing
 from adapters.coordination.stops import StopRequests
 from adapters.coordination.streams import RedisEventLog
-from adapters.storage import db
-from adapters.storage.ephemeral import DatabaseEphemeralStore
-from adapters.storage.redis_store import RedisEphemeralStore
-
-
-@pytest.fixture
-async def database_store(tmp_path):
-    await db.open_database(f"sqlite://{tmp_path}/coord.db")
-    yield DatabaseEphemeralStore()
-    await db.close_database()
-
-
-@pytest.fixture
-async def redis_store(redis_url: str, redis_prefix: str):
-    shared = RedisEphemeralStore(redis_url, redis_prefix)
-    yield shared
-    await shared.close()
-
-
-@pytest.fixture(params=["database_store", "redis_store"])
-def store(request: pytest.FixtureRequest):
-    return request.getfixturevalue(request.param)
 
 
 async def test_a_lock_is_held_by_one_worker_at_a_time(store) -> None:

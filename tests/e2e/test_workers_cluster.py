@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 
 from adapters.wechatpay.provider import out_trade_no
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, _pg_admin, _unavailable, make_config
+from tests.conftest import REDIS_URL, make_config
 from tests.e2e.sse_resume import events_with_ids, resume, start_and_hang_up
-from tests.e2e.workers import Worker, start_workers, until, write_config
+from tests.e2e.workers import Worker, shared_backends, start_workers, until, write_config
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.wechat_client import WeChatCallbackClient
 from tests.fakes.wechat_server import FakeWeChat
@@ -72,45 +72,25 @@ def _msg_id() -> int:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cluster(tmp_path_factory):
-    import redis.asyncio as redis
-
     tmp: Path = tmp_path_factory.mktemp("workers")
-    name = f"bot_test_{uuid.uuid4().hex[:12]}"
-    try:
-        await _pg_admin(f'CREATE DATABASE "{name}"')
-    except Exception as e:  # noqa: BLE001
-        _unavailable("PostgreSQL at " + PG_ADMIN_URL, e)
-    prefix = f"bot-test-{uuid.uuid4().hex[:8]}:"
     keys = WeChatPayKeys.generate()
-    client = redis.from_url(REDIS_URL)
-    try:
+    async with shared_backends() as backends, FakeOpenAI(api_key="sk-test", models=["test-model"]) as llm, \
+            FakeWeChat() as wx, FakeWeChatPay(keys) as pay, aiohttp.ClientSession() as http:
+        wechat = {"enabled": True, "app_id": wx.app_id, "app_secret": wx.app_secret, "token": CALLBACK_TOKEN,
+                  "api_base_url": wx.base_url, "reply_mode": "passive", "pending_text": PENDING,
+                  "passive_window_seconds": WINDOW, "callback_timeout_seconds": CALLBACK_TIMEOUT}
+        config = make_config(
+            tmp, llm.base_url, database_url=backends.database_url,
+            redis={"url": REDIS_URL, "key_prefix": backends.redis_prefix},
+            server={"sse_resume_seconds": 5, "shutdown_grace_seconds": 5},
+            quota={"signup_grant": GRANT, "hold_ttl_seconds": HOLD_TTL},
+            channels={"wechat": wechat}, payments={"wechatpay": keys.config_section(tmp, pay.base_url)},
+            dify={"app_keys": [DIFY_KEY]})
+        a, b = await start_workers(write_config(tmp / "config.yaml", config), tmp)
         try:
-            await asyncio.wait_for(client.ping(), 3)
-        except Exception as e:  # noqa: BLE001
-            _unavailable("Redis at " + REDIS_URL, e)
-        async with FakeOpenAI(api_key="sk-test", models=["test-model"]) as llm, FakeWeChat() as wx, \
-                FakeWeChatPay(keys) as pay, aiohttp.ClientSession() as http:
-            wechat = {"enabled": True, "app_id": wx.app_id, "app_secret": wx.app_secret, "token": CALLBACK_TOKEN,
-                      "api_base_url": wx.base_url, "reply_mode": "passive", "pending_text": PENDING,
-                      "passive_window_seconds": WINDOW, "callback_timeout_seconds": CALLBACK_TIMEOUT}
-            config = make_config(
-                tmp, llm.base_url, database_url=PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
-                redis={"url": REDIS_URL, "key_prefix": prefix},
-                server={"sse_resume_seconds": 5, "shutdown_grace_seconds": 5},
-                quota={"signup_grant": GRANT, "hold_ttl_seconds": HOLD_TTL},
-                channels={"wechat": wechat}, payments={"wechatpay": keys.config_section(tmp, pay.base_url)},
-                dify={"app_keys": [DIFY_KEY]})
-            a, b = await start_workers(write_config(tmp / "config.yaml", config), tmp)
-            try:
-                yield Cluster(a, b, llm, wx, pay, http, config.server.public_url)
-            finally:
-                await asyncio.gather(a.stop(), b.stop())
-    finally:
-        keys_left = [k async for k in client.scan_iter(f"{prefix}*")]
-        if keys_left:
-            await client.delete(*keys_left)
-        await client.aclose()
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            yield Cluster(a, b, llm, wx, pay, http, config.server.public_url)
+        finally:
+            await asyncio.gather(a.stop(), b.stop())
 
 
 async def test_a_quota_for_n_replies_gives_exactly_n_across_both_workers(cluster: Cluster) -> None:

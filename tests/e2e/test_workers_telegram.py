@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +15,9 @@ import pytest
 import pytest_asyncio
 
 from adapters.telegram import texts
-from tests.conftest import PG_ADMIN_URL, REDIS_URL, _pg_admin, _unavailable, make_config
+from tests.conftest import REDIS_URL, make_config
 from tests.e2e.telegram_harness import SECRET, TOKEN, answers, telegram_section, visible
-from tests.e2e.workers import Worker, start_workers, until, write_config
+from tests.e2e.workers import Worker, shared_backends, start_workers, until, write_config
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.telegram_server import FakeTelegram
 
@@ -58,40 +57,20 @@ async def _accepting(http: aiohttp.ClientSession, worker: Worker) -> bool:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def pair(tmp_path_factory):
-    import redis.asyncio as redis
-
     tmp: Path = tmp_path_factory.mktemp("tg-workers")
-    name = f"bot_test_{uuid.uuid4().hex[:12]}"
-    try:
-        await _pg_admin(f'CREATE DATABASE "{name}"')
-    except Exception as e:  # noqa: BLE001
-        _unavailable("PostgreSQL at " + PG_ADMIN_URL, e)
-    prefix = f"bot-test-{uuid.uuid4().hex[:8]}:"
-    client = redis.from_url(REDIS_URL, decode_responses=True)
-    try:
+    async with shared_backends() as backends, FakeOpenAI(api_key="sk-test", models=["test-model"]) as llm, \
+            FakeTelegram(token=TOKEN, username="test_bot") as tg, aiohttp.ClientSession() as http:
+        config = make_config(
+            tmp, llm.base_url, database_url=backends.database_url,
+            redis={"url": REDIS_URL, "key_prefix": backends.redis_prefix}, server={"shutdown_grace_seconds": 3},
+            quota={"signup_grant": GRANT}, channels={"telegram": telegram_section(tg, "webhook")})
+        a, b = await start_workers(write_config(tmp / "config.yaml", config), tmp)
         try:
-            await asyncio.wait_for(client.ping(), 3)
-        except Exception as e:  # noqa: BLE001
-            _unavailable("Redis at " + REDIS_URL, e)
-        async with FakeOpenAI(api_key="sk-test", models=["test-model"]) as llm, \
-                FakeTelegram(token=TOKEN, username="test_bot") as tg, aiohttp.ClientSession() as http:
-            config = make_config(
-                tmp, llm.base_url, database_url=PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
-                redis={"url": REDIS_URL, "key_prefix": prefix}, server={"shutdown_grace_seconds": 3},
-                quota={"signup_grant": GRANT}, channels={"telegram": telegram_section(tg, "webhook")})
-            a, b = await start_workers(write_config(tmp / "config.yaml", config), tmp)
-            try:
-                await until(lambda: _accepting(http, a), timeout=30, every=0.1)
-                await until(lambda: _accepting(http, b), timeout=30, every=0.1)
-                yield Pair(a, b, tg, llm, http, client, prefix)
-            finally:
-                await asyncio.gather(a.stop(), b.stop())
-    finally:
-        keys_left = [k async for k in client.scan_iter(f"{prefix}*")]
-        if keys_left:
-            await client.delete(*keys_left)
-        await client.aclose()
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await until(lambda: _accepting(http, a), timeout=30, every=0.1)
+            await until(lambda: _accepting(http, b), timeout=30, every=0.1)
+            yield Pair(a, b, tg, llm, http, backends.redis, backends.redis_prefix)
+        finally:
+            await asyncio.gather(a.stop(), b.stop())
 
 
 async def test_an_update_delivered_to_both_workers_is_answered_once(pair: Pair) -> None:

@@ -3,12 +3,16 @@ runs them behind a load balancer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, AsyncIterator
 
 import aiohttp
 import yaml
@@ -21,6 +25,42 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class Backends:
+    database_url: str
+    redis_prefix: str
+    redis: Any   # a redis.asyncio client (decode_responses=True)
+
+
+@contextlib.asynccontextmanager
+async def shared_backends() -> AsyncIterator[Backends]:
+    """A fresh PostgreSQL database and a Redis key prefix for one group of workers; both removed afterwards.
+    Skips (or fails, with BOT_TEST_REQUIRE_SERVICES=1) when either service is down."""
+    import redis.asyncio as redis
+
+    from tests.conftest import PG_ADMIN_URL, REDIS_URL, _pg_admin, _unavailable
+
+    name = f"bot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+    except Exception as e:  # noqa: BLE001
+        _unavailable("PostgreSQL at " + PG_ADMIN_URL, e)
+    prefix = f"bot-test-{uuid.uuid4().hex[:8]}:"
+    client = redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        try:
+            await asyncio.wait_for(client.ping(), 3)
+        except Exception as e:  # noqa: BLE001
+            _unavailable("Redis at " + REDIS_URL, e)
+        yield Backends(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, prefix, client)
+    finally:
+        keys_left = [k async for k in client.scan_iter(f"{prefix}*")]
+        if keys_left:
+            await client.delete(*keys_left)
+        await client.aclose()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def write_config(path: Path, config) -> Path:

@@ -6,6 +6,7 @@ import asyncio
 from aiohttp import web
 
 from tests.fakes.openai_server import error_body, fake_embedding
+from tests.fakes.local import serve_local
 
 
 class GatedEmbeddings:
@@ -39,11 +40,8 @@ class GatedEmbeddings:
     async def __aenter__(self) -> "GatedEmbeddings":
         app = web.Application()
         app.router.add_post("/v1/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}/v1"
+        self._runner, url = await serve_local(app, shutdown_timeout=0.5, handler_cancellation=True)
+        self.base_url = url + "/v1"
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tests.fakes.local import serve_local
+
 
 class FakeOAuth:
     def __init__(self, client_id: str = "client-1", client_secret: str = "secret-1"):
@@ -31,12 +33,7 @@ class FakeOAuth:
         app.router.add_get("/authorize", self._authorize)
         app.router.add_post("/token", self._token)
         app.router.add_get("/userinfo", self._userinfo)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        self._runner, self.base_url = await serve_local(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

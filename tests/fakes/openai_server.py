@@ -27,6 +27,8 @@ from typing import Iterable
 
 from aiohttp import web
 
+from tests.fakes.local import serve_local
+
 
 @dataclass(frozen=True)
 class Script:
@@ -124,11 +126,8 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         # handler_cancellation: a client that gives up (a timeout test) must not leave a sleeping handler.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}/v1"
+        self._runner, url = await serve_local(app, shutdown_timeout=0.5, handler_cancellation=True)
+        self.base_url = url + "/v1"
         return self
 
     async def stop(self) -> None:

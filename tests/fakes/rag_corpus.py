@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from tests.fakes.local import serve_local
+
 EIFFEL_MD = """# The Eiffel Tower
 
 The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris. It was designed by the
@@ -149,12 +151,7 @@ class PageServer:
         app = web.Application()
         app.router.add_get("/sourdough", self._sourdough)
         app.router.add_get("/huge", self._huge)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        self._runner, self.base_url = await serve_local(app, handler_cancellation=True)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -23,6 +23,7 @@ from tests.fakes.telegram_entities import EntityError, html_to_text, utf16_len
 from tests.fakes.telegram_state import ApiError, Call, FakeMessage
 from tests.fakes.telegram_stars import StarsApi
 from tests.fakes.telegram_users import UserSide
+from tests.fakes.local import serve_local
 
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are exactly "
                 "the same as a current content and reply markup of the message")
@@ -71,11 +72,7 @@ class FakeTelegram(UserSide, StarsApi):
     async def __aenter__(self) -> "FakeTelegram":
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        self._runner, self.base_url = await serve_local(app, shutdown_timeout=0.5, handler_cancellation=True)
         self._http = ClientSession()
         return self
 

@@ -17,6 +17,8 @@ from collections import defaultdict
 
 from aiohttp import web
 
+from tests.fakes.local import serve_local
+
 TEXT_LIMIT_BYTES = 2048
 _ERRMSG = {
     40001: "invalid credential, access_token is invalid or not latest",
@@ -94,11 +96,7 @@ class FakeWeChat:
         app.router.add_get("/cgi-bin/token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
         app.router.add_post("/cgi-bin/qrcode/create", self._qrcode)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        self._runner, self.base_url = await serve_local(app, shutdown_timeout=0.5)
         return self
 
     async def stop(self) -> None:

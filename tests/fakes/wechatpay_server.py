@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tests.fakes.local import serve_local
+
 CHINA = timezone(timedelta(hours=8))
 _OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
 
@@ -112,11 +114,7 @@ class FakeWeChatPay:
         app.router.add_get("/v3/pay/transactions/out-trade-no/{no}", self._query)
         app.router.add_post("/v3/pay/transactions/out-trade-no/{no}/close", self._close)
         app.router.add_post("/v3/refund/domestic/refunds", self._refund)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, self.base_url = await serve_local(app)
         self._http = aiohttp.ClientSession()
         return self
 

@@ -3,31 +3,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from adapters.storage import db
-from adapters.storage.ephemeral import DatabaseEphemeralStore
-from adapters.storage.redis_store import RedisEphemeralStore
-
-
-@pytest.fixture
-async def database_store(tmp_path):
-    await db.open_database(f"sqlite://{tmp_path}/e.db")
-    yield DatabaseEphemeralStore()
-    await db.close_database()
-
-
-@pytest.fixture
-async def redis_store(redis_url: str, redis_prefix: str):
-    store = RedisEphemeralStore(redis_url, redis_prefix)
-    yield store
-    await store.close()
-
-
-@pytest.fixture(params=["database_store", "redis_store"])
-def store(request: pytest.FixtureRequest):
-    return request.getfixturevalue(request.param)
-
 
 async def test_add_only_once_even_when_racing(store) -> None:
     results = await asyncio.gather(*(store.add("dedupe", "msg-1", str(i), 60) for i in range(20)))
