@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from core.domain import Identity, User
 from core.errors import InvalidRequest, NotFound
@@ -36,9 +37,7 @@ class AccountService:
         user = await self._users.create(name or f"{identity.channel}:{identity.external_id}", identity, self._storage)
         if user.is_new:
             await self._grant_signup(user.id)
-            fresh = await self._users.get(user.id)
-            assert fresh is not None
-            return User(**{**fresh.__dict__, "is_new": True})
+            return replace(await self.get(user.id), is_new=True)
         return user
 
     async def create_user(self, name: str) -> User:
