@@ -19,14 +19,17 @@ class DatabaseEphemeralStore:
             "value": value, "expires_at": _now() + timedelta(seconds=ttl_seconds)})
 
     async def add(self, namespace: str, key: str, value: str, ttl_seconds: float) -> bool:
+        # One INSERT in the common case (a new key); only a clash looks for an expired row to replace.
         now = _now()
-        await EphemeralRow.filter(namespace=namespace, key=key, expires_at__lte=now).delete()
-        try:
-            await EphemeralRow.create(namespace=namespace, key=key, value=value,
-                                      expires_at=now + timedelta(seconds=ttl_seconds))
-        except IntegrityError:
-            return False
-        return True
+        for _ in range(2):
+            try:
+                await EphemeralRow.create(namespace=namespace, key=key, value=value,
+                                          expires_at=now + timedelta(seconds=ttl_seconds))
+                return True
+            except IntegrityError:
+                if not await EphemeralRow.filter(namespace=namespace, key=key, expires_at__lte=now).delete():
+                    return False
+        return False
 
     async def get(self, namespace: str, key: str) -> str | None:
         row = await EphemeralRow.get_or_none(namespace=namespace, key=key, expires_at__gt=_now())

@@ -45,11 +45,16 @@ class WeChatChannel:
         if self.passive:
             text = await self.window.answer(cb)
             return self.codec.render_text(cb, text) if text else ACK
-        if await self.marks.first_time(cb.msg_key):
-            self._spawn(self._serve(cb))
+        # The acknowledgement never depends on the database, so it does not wait for it: the background
+        # task skips a MsgId seen before (WeChat's retry, or the same callback on another worker).
+        self._spawn(self._serve_if_new(cb))
         return ACK
 
     # --- customer_service mode ---
+
+    async def _serve_if_new(self, cb: Callback) -> None:
+        if await self.marks.first_time(cb.msg_key):
+            await self._serve(cb)
 
     async def _serve(self, cb: Callback) -> None:
         async with self._locks.hold(_lock_key(cb.openid)):
