@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
+import aiohttp
 from aiohttp import web
 from pydantic import Field, model_validator
 
@@ -95,11 +96,24 @@ async def create(call: Call) -> web.Response:
 
 
 async def _upload(call: Call, viewer: Viewer) -> web.Response:
-    request = call.request
     from bot.app import CONFIG
 
-    config: AppConfig = request.app[CONFIG]
-    limit = config.rag.max_upload_mb * MB
+    config: AppConfig = call.request.app[CONFIG]
+    try:
+        name, data, filename, declared = await _read_upload(call.request, config.rag.max_upload_mb)
+    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as e:
+        # aiohttp's multipart reader reports a missing boundary and the like with these.
+        raise InvalidRequest(f"The multipart body is malformed ({e}).") from None
+    if data is None:
+        raise InvalidRequest("The multipart body needs a `file` part (PDF, txt or md).")
+    kind = kind_of(filename, declared, data[:8])
+    resource, created = await _kb(call.request).add_document(viewer, name=name or filename, body=data,
+                                                             content_type=kind, source="file")
+    return _answer(resource, created)
+
+
+async def _read_upload(request: web.Request, limit_mb: int) -> tuple[str, bytes | None, str, str]:
+    """The `name` field and the `file` part (its bytes, filename and declared type) of a multipart body."""
     reader = await request.multipart()
     name, data, filename, declared = "", None, "", ""
     async for part in reader:
@@ -110,16 +124,11 @@ async def _upload(call: Call, viewer: Viewer) -> web.Response:
             buf = bytearray()
             while chunk := await part.read_chunk(65536):
                 buf += chunk
-                if len(buf) > limit:
-                    raise DomainError(f"The file is larger than the {config.rag.max_upload_mb} MB upload limit.",
+                if len(buf) > limit_mb * MB:
+                    raise DomainError(f"The file is larger than the {limit_mb} MB upload limit.",
                                       reason="payload_too_large", status=413)
             data = bytes(buf)
-    if data is None:
-        raise InvalidRequest("The multipart body needs a `file` part (PDF, txt or md).")
-    kind = kind_of(filename, declared, data[:8])
-    resource, created = await _kb(request).add_document(viewer, name=name or filename, body=data,
-                                                        content_type=kind, source="file")
-    return _answer(resource, created)
+    return name, data, filename, declared
 
 
 async def _refuse_if_over_storage(request: web.Request, user_id: str, size: int) -> None:

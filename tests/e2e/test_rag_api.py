@@ -159,3 +159,18 @@ async def test_a_chat_answer_cites_the_passages_the_model_saw(start_app, config,
             answer = await resp.json()
         assert answer["citations"] and {c["resource_id"] for c in answer["citations"]} == {wall["id"]}
         assert "八十度" not in fake_llm.chat_requests[-1]["messages"][0]["content"]
+
+
+async def test_a_malformed_multipart_upload_is_a_clear_400(start_app, config) -> None:
+    running = await start_app(config)
+    async with aiohttp.ClientSession() as http:
+        _, alice = await new_user(http, running.base_url, "alice")
+        for content_type, body in (("multipart/form-data", b"--x\r\n"),                      # no boundary
+                                   ("multipart/form-data; boundary=abc", b"not multipart at all")):
+            async with http.post(running.base_url + "/api/v1/resources", data=body,
+                                 headers={**alice, "Content-Type": content_type}) as resp:
+                answer = await resp.json()
+            assert resp.status == 400, answer
+            assert answer["error"]["reason"] == "invalid_request" and answer["correlationId"]
+        _, page = await get(http, running, "/resources", alice)
+        assert page["data"] == []
