@@ -103,7 +103,7 @@ class ChatEngine:
         run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages))
         started = ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
         async for event in run.stream(inbound.user_id, max_tokens, started):
-            if isinstance(event, ReplyFinished):
+            if isinstance(event, ReplyFinished) and self._history_full(prompt, text, event.message):
                 # Before the last event: a consumer may stop reading once it has the answer.
                 self._after_reply(conversation)
             yield event
@@ -139,6 +139,12 @@ class ChatEngine:
         return build_prompt(self._counter, instruction=instruction or self._settings.default_instruction,
                             summary=conversation.summary, passages=passages, history=history, question=text,
                             history_tokens=self._settings.history_tokens)
+
+    def _history_full(self, prompt: Prompt, question: str, answer: Message) -> bool:
+        """Whether the history, with this exchange added, no longer fits its budget: only then is a
+        summary worth the summarizer's look at the whole history."""
+        grown = prompt.history_tokens + self._counter.count(question) + answer.usage.completion_tokens + 8
+        return prompt.trimmed or grown > self._settings.history_tokens
 
     def _after_reply(self, conversation: Conversation) -> None:
         if self._summarizer is None:

@@ -13,6 +13,8 @@ class Prompt:
     turns: tuple[ChatTurn, ...]
     prompt_tokens: int
     history_used: int
+    history_tokens: int = 0      # what the kept history costs against the budget
+    trimmed: bool = False        # older turns did not fit the budget
 
 
 def system_text(instruction: str, summary: str, passages: Sequence[Passage]) -> str:
@@ -46,9 +48,11 @@ def build_prompt(counter: TokenCounter, *, instruction: str, summary: str, passa
     user = ChatTurn("user", question)
     kept: list[ChatTurn] = []
     budget = history_tokens
+    trimmed = False
     for turn in reversed(history_turns(history)):
         cost = counter.count(turn.content) + 4
         if cost > budget:
+            trimmed = True
             break
         budget -= cost
         kept.append(turn)
@@ -57,4 +61,4 @@ def build_prompt(counter: TokenCounter, *, instruction: str, summary: str, passa
     while kept and kept[0].role == "assistant":
         kept.pop(0)
     turns = (system, *kept, user)
-    return Prompt(turns, counter.count_turns(turns), len(kept))
+    return Prompt(turns, counter.count_turns(turns), len(kept), history_tokens - budget, trimmed)
