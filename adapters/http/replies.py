@@ -35,8 +35,8 @@ def _keepalive(request: web.Request) -> float:
 async def post_message(call: Call) -> MessageOut | web.StreamResponse:
     body: MessageIn = call.body
     services = services_of(call.request)
-    conversation = await services.conversations.get(call.user_id, call.path("id"))
-    inbound = InboundMessage(user_id=call.user_id, text=body.content, conversation_id=conversation.id,
+    # The engine loads the conversation and answers 404 for another user's (before holding anything).
+    inbound = InboundMessage(user_id=call.user_id, text=body.content, conversation_id=call.path("id"),
                              model=body.model, metadata={"channel": "api"})
     events = services.engine.reply(inbound)
     # The first event comes after the quota hold: a refusal is still an ordinary JSON error (402).
