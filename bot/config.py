@@ -201,6 +201,9 @@ class WeChatConfig(Strict):
     passive_window_seconds: float = Field(4.5, gt=0)
     # ...and WeChat retries a callback that got no answer within this many seconds.
     callback_timeout_seconds: float = Field(5.0, gt=0)
+    # A worker's claim on a message it is answering (and on its user's turn); a dead worker's messages are
+    # answered by another worker once it runs out.
+    answer_lease_seconds: float = Field(30.0, ge=1)
 
     @model_validator(mode="after")
     def _needs_secrets(self) -> "WeChatConfig":

@@ -1,4 +1,4 @@
-"""Tortoise models of the WeChat channel: answers waiting for the user's next message."""
+"""Tortoise models of the WeChat channel: answers waiting for the user's next message, messages being answered."""
 from __future__ import annotations
 
 from tortoise import fields
@@ -16,3 +16,26 @@ class WeChatPendingRow(Model):
 
     class Meta:
         table = "wechat_pending"
+
+
+class WeChatInboxRow(Model):
+    """One accepted customer-service message: answered by the worker whose lease is current, or, after that
+    worker died, by whichever worker claims it first. Its (account, msg_key) is answered once, ever."""
+
+    id = fields.BigIntField(primary_key=True)
+    account = fields.CharField(max_length=64)
+    msg_key = fields.CharField(max_length=160)
+    openid = fields.CharField(max_length=128, db_index=True)
+    kind = fields.CharField(max_length=32)
+    text = fields.TextField(null=True)
+    event = fields.CharField(max_length=64, default="")
+    event_key = fields.CharField(max_length=256, default="")
+    status = fields.CharField(max_length=16, default="answering")   # answering, done, given_up
+    attempts = fields.IntField(default=1)
+    claimed_by = fields.CharField(max_length=128, null=True)
+    lease_until = fields.DatetimeField(db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "wechat_inbox"
+        unique_together = (("account", "msg_key"),)

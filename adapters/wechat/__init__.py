@@ -9,17 +9,19 @@ def install(app: web.Application, config) -> None:
     cfg = config.channels.wechat
     if not cfg.enabled:
         return
+    from adapters.storage.wechat_inbox import TortoiseWeChatInbox
     from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
     from adapters.wechat import login, webhook
     from adapters.wechat.api import WeChatApi
     from adapters.wechat.channel import WeChatChannel
     from adapters.wechat.codec import WeChatCodec
+    from adapters.wechat.inbox import worker_name
     from bot.app import SERVICE_HOOKS, SERVICES
 
     async def build(services) -> None:
         api = WeChatApi(cfg.api_base_url, cfg.app_id, cfg.app_secret, services.ephemeral)
         channel = WeChatChannel(services, WeChatCodec(cfg.token, cfg.app_id, cfg.encoding_aes_key), api,
-                                TortoiseWeChatOutbox())
+                                TortoiseWeChatOutbox(), TortoiseWeChatInbox(worker_name(), cfg.answer_lease_seconds))
         services.extras["wechat"] = channel
         services.metrics.track_queue("wechat_answers", channel.in_progress)
         owed = {"parts": 0}
@@ -31,6 +33,7 @@ def install(app: web.Application, config) -> None:
         # Refreshed in the background: a scrape never waits on the database.
         services.periodic.every(15, count_owed, "count WeChat answers owed")
         services.orders.paid_listeners.append(channel.notify_paid)
+        channel.start_sweeping(services.periodic)
         services.closers.append(channel.close)
 
     async def drain(app: web.Application) -> None:

@@ -6,10 +6,12 @@ import logging
 from typing import Awaitable
 
 from adapters.coordination.locks import SharedLocks
+from adapters.storage.wechat_inbox import TortoiseWeChatInbox
 from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
 from adapters.wechat.api import WeChatApi
 from adapters.wechat.codec import Callback, WeChatCodec
 from adapters.wechat.delivery import CustomerServiceDelivery
+from adapters.wechat.inbox import WeChatInbox
 from adapters.wechat.marks import MessageMarks
 from adapters.wechat.responder import WeChatResponder
 from adapters.wechat.split import TEXT_LIMIT_BYTES
@@ -22,7 +24,8 @@ ACK = "success"                 # WeChat's "received, nothing to say" answer
 
 
 class WeChatChannel:
-    def __init__(self, services, codec: WeChatCodec, api: WeChatApi, outbox: TortoiseWeChatOutbox):
+    def __init__(self, services, codec: WeChatCodec, api: WeChatApi, outbox: TortoiseWeChatOutbox,
+                 inbox: TortoiseWeChatInbox):
         cfg = services.config.channels.wechat
         self.services = services
         self.codec = codec
@@ -31,7 +34,7 @@ class WeChatChannel:
         self.passive = cfg.reply_mode == "passive"
         self._responder = WeChatResponder(services, cfg.welcome, cfg.menu, cfg.aliases, cfg.sources_prefix)
         # One answer at a time per user, across workers (the lease outlives no crashed worker by long).
-        self._locks = SharedLocks(services.ephemeral)
+        self._locks = SharedLocks(services.ephemeral, lease_seconds=cfg.answer_lease_seconds)
         self.marks = MessageMarks(services.ephemeral, cfg.app_id, ATTEMPTS)
         self._tasks: set[asyncio.Task] = set()
         self.window = WeChatReplyWindow(
@@ -39,29 +42,33 @@ class WeChatChannel:
             window_seconds=cfg.passive_window_seconds, callback_timeout_seconds=cfg.callback_timeout_seconds,
             pending_text=cfg.pending_text, more_text=cfg.more_text, reply_bytes=TEXT_LIMIT_BYTES)
         self.delivery = CustomerServiceDelivery(api, outbox, self.window.part_bytes)
+        self.inbox = WeChatInbox(inbox, answer=self._answer, spawn=self._spawn,
+                                 user_turn=lambda openid: self._locks.hold(_lock_key(openid)))
 
     async def handle(self, cb: Callback) -> str:
         """The HTTP answer for one verified callback: "success", "", or a passive reply XML."""
         if self.passive:
             text = await self.window.answer(cb)
             return self.codec.render_text(cb, text) if text else ACK
-        # The acknowledgement never depends on the database, so it does not wait for it: the background
-        # task skips a MsgId seen before (WeChat's retry, or the same callback on another worker).
-        self._spawn(self._serve_if_new(cb))
+        # The acknowledgement never waits for the database: the background task's first step records the
+        # message (a MsgId seen before is skipped there). Only a crash within those milliseconds loses it.
+        self._spawn(self.inbox.serve_if_new(cb))
         return ACK
 
     # --- customer_service mode ---
 
-    async def _serve_if_new(self, cb: Callback) -> None:
-        if await self.marks.first_time(cb.msg_key):
-            await self._serve(cb)
+    def start_sweeping(self, periodic) -> None:
+        """Renew this worker's leases and answer messages a stopped worker left: now, then every lease/3."""
+        if not self.passive:
+            self._spawn(self.inbox.sweep())
+            periodic.every(self.inbox.repo.lease.total_seconds() / 3, self.inbox.sweep,
+                           "answer WeChat messages left by a stopped worker")
 
-    async def _serve(self, cb: Callback) -> None:
-        async with self._locks.hold(_lock_key(cb.openid)):
-            owed_before = not await self.delivery.flush(cb.openid)
-            text = await self._responder.respond(cb)
-            await self.delivery.push(cb.openid, cb.msg_key, text, owed_before=owed_before)
-        await self.marks.answered(cb.msg_key)
+    async def _answer(self, cb: Callback) -> None:
+        """Make and push one answer; the caller holds the user's turn."""
+        owed_before = not await self.delivery.flush(cb.openid)
+        text = await self._responder.respond(cb)
+        await self.delivery.push(cb.openid, cb.msg_key, text, owed_before=owed_before)
 
     async def notify_paid(self, order: Order) -> None:
         """OrderService paid listener: tell the buyer on WeChat (customer_service mode only)."""
