@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.rag_bench                       # SQLite in a temp folder, all sizes
     .venv/bin/python -m bench.rag_bench --sizes 1000,10000 --database postgres://postgres@127.0.0.1:5432/bench
+    .venv/bin/python -m bench.rag_bench --sizes 1000,10000 --pgvector     # a throwaway PostgreSQL with pgvector
 
 Ingest throughput is measured end to end (chunking, the offline encoder, storing) on a few hundred real
 chunks. Embedding 100k chunks with the local encoder would take about half an hour, so the larger indexes
@@ -106,6 +107,13 @@ async def latency(retriever: KnowledgeRetriever, scope: list[str], queries: list
 async def run(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     url = args.database or f"sqlite://{folder}/bench.db"
+    server = None
+    if args.pgvector:  # a throwaway PostgreSQL with pgvector (the `pgserver` package, a dev extra)
+        import pgserver
+
+        server = pgserver.get_server(folder / "pg", cleanup_mode="stop")
+        server.psql('CREATE DATABASE "bench"')
+        url = f"postgres://postgres@/bench?host={folder / 'pg'}"
     config = make_config(folder, database_url=url)
     print(f"database: {url.split('://', 1)[0]}  embedder: {build_embedder(config).name}")
     rate = await ingest_throughput(config, args.ingest_chunks)
@@ -115,6 +123,7 @@ async def run(args: argparse.Namespace) -> None:
     try:
         index = SqlChunkIndex()
         await index.prepare()
+        print(f"vector search: {index.vector_backend}")
         resources = TortoiseResources()
         embedder = build_embedder(config)
         dims = len((await embedder.embed(["x"], "query"))[0])
@@ -140,6 +149,8 @@ async def run(args: argparse.Namespace) -> None:
             print(f"{size:>8} {write_rate:>9.0f}  " + "  ".join(cells), flush=True)
     finally:
         await db.close_database()
+        if server is not None:
+            server.cleanup()
 
 
 def main() -> None:
@@ -148,6 +159,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--ingest-chunks", type=int, default=300)
     parser.add_argument("--database", help="a database URL (default: a fresh SQLite file)")
+    parser.add_argument("--pgvector", action="store_true", help="start a PostgreSQL with pgvector (pgserver) and use it")
     asyncio.run(run(parser.parse_args()))
 
 

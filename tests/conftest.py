@@ -47,6 +47,56 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[str]:
+    """A PostgreSQL with the pgvector extension (the `pgserver` package) for the session; its socket folder."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="pgv-")  # short: a unix socket path has a 107-byte limit
+    try:
+        import warnings
+
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            server = pgserver.get_server(folder, cleanup_mode="stop")
+            server.psql("CREATE EXTENSION IF NOT EXISTS vector")
+    except Exception as e:  # noqa: BLE001 - not installed, or cannot start here
+        shutil.rmtree(folder, ignore_errors=True)
+        _unavailable("PostgreSQL with pgvector (pgserver, pip install -e .[dev])", e)
+    yield folder
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pgvector_url(pgvector_server: str) -> Iterator[str]:
+    """A fresh database on the pgvector server for one test (over its unix socket), dropped afterwards."""
+    import asyncpg
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(host=pgvector_server, user="postgres", database="postgres", timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    name = f"bot_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield f"postgres://postgres@/{name}?host={pgvector_server}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres", "pgvector"])
+def index_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run a knowledge-base test on SQLite, the local PostgreSQL (no pgvector) and PostgreSQL with pgvector."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/bot.db"
+    return request.getfixturevalue("postgres_url" if request.param == "postgres" else "pgvector_url")
+
+
 @pytest.fixture
 def redis_prefix() -> str:
     return f"bot-test-{uuid.uuid4().hex[:8]}:"

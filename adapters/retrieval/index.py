@@ -1,5 +1,5 @@
 """SqlChunkIndex: chunks and float32 vectors in our database, keyword search (SQLite FTS5 trigram or
-PostgreSQL pg_trgm) and vector search in memory, kept in step with every process's writes."""
+PostgreSQL pg_trgm), and vector search by pgvector or else in memory, kept in step with every process's writes."""
 from __future__ import annotations
 
 import asyncio
@@ -13,6 +13,7 @@ from tortoise import Tortoise
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from adapters.retrieval.pgvector import PgVectorColumn, create_extension
 from adapters.retrieval.vectors import VectorMatrix, as_unit_matrix
 from adapters.storage.models_rag import ChunkRow, RagStateRow, ResourceRow
 from core.chunking import Chunk
@@ -30,6 +31,10 @@ SQL_IN_LIMIT = 500
 class EmbeddingMismatch(DomainError):
     status, reason = 500, "embedding_mismatch"
 
+    def __init__(self, given: int, held: int):
+        super().__init__(f"The embedder gives {given}-dimension vectors but the knowledge base holds {held}-dimension "
+                         f"ones; switch llm.embeddings back, or delete every resource and ingest again.")
+
 
 def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -43,11 +48,21 @@ class SqlChunkIndex:
         self._sync_lock = asyncio.Lock()
         self._dialect = "sqlite"
         self.pg_trgm = False
+        self._pgvector: PgVectorColumn | None = None
+
+    @property
+    def vector_backend(self) -> str:
+        """"pgvector" (PostgreSQL searches) or "numpy" (this process holds every vector in memory)."""
+        return "pgvector" if self._pgvector is not None else "numpy"
+
+    @property
+    def vectors_in_memory(self) -> int:
+        return self._matrix.size if self._matrix is not None else 0
 
     # --- schema --------------------------------------------------------------------------------
 
     async def prepare(self) -> None:
-        """Create the keyword index (raw SQL: tortoise knows no FTS) and load the vectors."""
+        """Create the keyword index (raw SQL: tortoise knows no FTS) and the pgvector column, or load the vectors."""
         conn = Tortoise.get_connection("default")
         self._dialect = conn.capabilities.dialect
         if self._dialect == "sqlite":
@@ -64,8 +79,14 @@ class SqlChunkIndex:
                 self.pg_trgm = True
             except Exception as e:  # no rights to create the extension: keyword search still works, unindexed
                 log.warning("pg_trgm unavailable (%s); keyword search scans chunks without an index", e)
+            if await create_extension():
+                self._pgvector = PgVectorColumn()
+                if dims := await self.stored_dims():
+                    await self._pgvector.ensure(dims)
         await RagStateRow.get_or_create(key=GENERATION, defaults={"value": 0})
-        await self._sync()
+        log.info("vector search: %s", "pgvector in PostgreSQL" if self._pgvector else "numpy, vectors in memory")
+        if self._pgvector is None:  # pgvector searches in the database: no vectors held here
+            await self._sync()
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -79,9 +100,9 @@ class SqlChunkIndex:
             raise ValueError("one vector per chunk expected")
         dims = self._matrix.dims if self._matrix is not None else await self.stored_dims()
         if dims is not None and matrix.shape[1] != dims:
-            raise EmbeddingMismatch(
-                f"The embedder gives {matrix.shape[1]}-dimension vectors but the knowledge base holds {dims}-dimension "
-                f"ones; switch llm.embeddings back, or delete every resource and ingest again.")
+            raise EmbeddingMismatch(matrix.shape[1], dims)
+        if self._pgvector is not None and self._pgvector.dims != matrix.shape[1]:
+            await self._pgvector.ensure(matrix.shape[1])  # DDL before the transaction: no lock held meanwhile
         rows = [ChunkRow(id=str(uuid.uuid4()), resource_id=resource_id, position=c.position, page=c.page,
                          heading=c.heading[:300], text=c.text, dims=matrix.shape[1], vector=v.tobytes())
                 for c, v in zip(chunks, matrix)]
@@ -90,6 +111,8 @@ class SqlChunkIndex:
             if await ResourceRow.filter(id=resource_id).select_for_update().using_db(conn).first() is None:
                 return False
             await ChunkRow.bulk_create(rows, using_db=conn)
+            if self._pgvector is not None:
+                await self._pgvector.write(conn, [r.id for r in rows], matrix)
             await ResourceRow.filter(id=resource_id).using_db(conn).update(updated_at=datetime.now(timezone.utc))
             if self._dialect == "sqlite":
                 marks = ",".join("?" * len(rows))
@@ -152,18 +175,29 @@ class SqlChunkIndex:
     # --- search --------------------------------------------------------------------------------
 
     async def vector_search(self, vector: Sequence[float], resource_ids: Sequence[str], limit: int) -> list[Hit]:
+        if self._pgvector is not None:
+            return await self._pg_vector_search(vector, resource_ids, limit)
         await self._sync()
         matrix = self._matrix
         if matrix is None:
             return []
         if len(vector) != matrix.dims:
-            raise EmbeddingMismatch(
-                f"The embedder gives {len(vector)}-dimension vectors but the knowledge base holds {matrix.dims}-dimension "
-                f"ones; switch llm.embeddings back, or delete every resource and ingest again.")
+            raise EmbeddingMismatch(len(vector), matrix.dims)
         if matrix.size > THREAD_ABOVE:
             found = await asyncio.to_thread(matrix.search, vector, resource_ids, limit)
         else:
             found = matrix.search(vector, resource_ids, limit)
+        return [Hit(c, r, s) for c, r, s in found]
+
+    async def _pg_vector_search(self, vector: Sequence[float], resource_ids: Sequence[str], limit: int) -> list[Hit]:
+        pg = self._pgvector
+        assert pg is not None
+        dims = pg.dims or await pg.column_dims()  # another process may have stored the first vectors
+        if dims is None or not resource_ids or limit <= 0:
+            return []
+        if len(vector) != dims:
+            raise EmbeddingMismatch(len(vector), dims)
+        found = await pg.search(as_unit_matrix([vector])[0], resource_ids, limit)
         return [Hit(c, r, s) for c, r, s in found]
 
     async def keyword_search(self, terms: Sequence[str], resource_ids: Sequence[str], limit: int) -> list[Hit]:

@@ -1,5 +1,6 @@
 """Retrieval quality on a small bilingual corpus: every question finds its source in the top 3, in each mode,
-on SQLite (FTS5 trigram) and PostgreSQL (pg_trgm), with the offline multilingual embedder."""
+on SQLite (FTS5 trigram), PostgreSQL (pg_trgm; numpy vectors) and PostgreSQL with pgvector, with the offline
+multilingual embedder."""
 from __future__ import annotations
 
 import pytest
@@ -43,18 +44,22 @@ async def ingest_corpus(kb, pages_url: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
-async def test_each_question_finds_its_source_in_the_top_3(mode, database_url, tmp_path) -> None:
-    config = make_config(tmp_path, database_url=database_url, rag={"mode": mode})
+async def test_each_question_finds_its_source_in_the_top_3(mode, index_database_url, tmp_path) -> None:
+    config = make_config(tmp_path, database_url=index_database_url, rag={"mode": mode})
     async with corpus.PageServer() as pages, open_services(config, background=False) as services:
         kb = knowledge_of(services)
         ids = await ingest_corpus(kb, pages.base_url)
         assert kb.retriever.mode == mode
+        pgvector = "?host=" in index_database_url  # the pgserver instance, reached over its socket
+        assert kb.index.vector_backend == ("pgvector" if pgvector else "numpy")
         misses = []
         for q in corpus.QUESTIONS:
             passages = await kb.retriever.retrieve(None, q.text, (), 3)
             if ids[q.source] not in [p.resource_id for p in passages]:
                 misses.append((q.text, [p.title for p in passages]))
         assert misses == []
+        if pgvector:
+            assert kb.index.vectors_in_memory == 0
 
 
 async def test_pdf_pages_and_gbk_text_are_kept(tmp_path) -> None:
