@@ -2,10 +2,22 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
 
 from aiohttp import web
 
+from adapters.http.endpoint import Call, Endpoint, add
+from adapters.http.schemas import Out
 from adapters.storage import db
+
+Health = Literal["ok", "unavailable"]
+
+
+class StatusOut(Out):
+    status: Literal["ok", "degraded"]
+    version: str
+    database: Health
+    redis: Health | None = None
 
 
 def app_version() -> str:
@@ -15,12 +27,12 @@ def app_version() -> str:
         return "0.0.0+local"
 
 
-async def status(request: web.Request) -> web.Response:
+async def status(call: Call) -> web.Response:
     from bot.app import SERVICES
 
     body = {"status": "ok", "version": app_version(), "database": "ok" if await db.ping() else "unavailable"}
-    ping = getattr(request.app[SERVICES].ephemeral, "ping", None)
-    if ping is not None:
+    ping = getattr(call.request.app[SERVICES].ephemeral, "ping", None)
+    if ping is not None:   # Redis is configured
         body["redis"] = "ok" if await ping() else "unavailable"
     healthy = all(body[k] == "ok" for k in ("database", "redis") if k in body)
     body["status"] = "ok" if healthy else "degraded"
@@ -28,4 +40,6 @@ async def status(request: web.Request) -> web.Response:
 
 
 def install(app: web.Application) -> None:
-    app.router.add_get("/api/v1/status", status)
+    add(app, Endpoint("GET", "/api/v1/status", status, "Liveness, with the database's (and Redis's) state; "
+                      "503 when one is unavailable", access="public", response=StatusOut, extra_statuses=(503,),
+                      tag="status"))
