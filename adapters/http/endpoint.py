@@ -50,6 +50,7 @@ class Endpoint:
     # May answer text/event-stream instead: the event names and the models of their JSON `data`.
     streams: tuple[tuple[str, type[BaseModel]], ...] = ()
     tag: str = ""
+    # Other statuses that answer with `response` too (errors always have the error shape).
     extra_statuses: tuple[int, ...] = field(default=())
 
 

@@ -66,7 +66,8 @@ def _operation(endpoint: Endpoint, refs: dict, operation_id: str) -> dict:
         ok = {"description": "OK", "content": content}
     error = {"description": "An error: {correlationId, error: {code, reason, message}}",
              "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
-    op["responses"] = {str(endpoint.status): ok, "default": error}
+    op["responses"] = {str(endpoint.status): ok, **{str(code): ok for code in endpoint.extra_statuses},
+                       "default": error}
     return op
 
 

@@ -164,7 +164,7 @@ def install(app: web.Application, config: AppConfig) -> None:
                  access="any", query=ListQuery, response=PageOut[ResourceOut], tag=tag),
         Endpoint("POST", "/resources", create, "Add text, a web page, or a file (multipart `file`); indexing runs "
                  "in the background", access="any", response=ResourceOut, status=202, tag=tag,
-                 extra_statuses=(200, 402, 413)),
+                 extra_statuses=(200,)),
         Endpoint("GET", "/resources/{id}", get_resource, "One resource and its indexing status", access="any",
                  response=ResourceOut, tag=tag),
         Endpoint("DELETE", "/resources/{id}", delete_resource, "Delete a resource with its chunks", access="any",
