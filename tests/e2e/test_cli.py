@@ -5,7 +5,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import make_config
+from tests.e2e.workers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = [sys.executable, "-m", "bot"]
@@ -33,12 +33,6 @@ async def run_cli(*args: str, stdin: str = "", env: dict | None = None, cwd: Pat
                                                 cwd=cwd or ROOT, env={**os.environ, **(env or {})})
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
     return proc.returncode or 0, out.decode(), err.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def wait_for_status(url: str, proc: asyncio.subprocess.Process | subprocess.Popen, seconds: float = 30) -> dict:

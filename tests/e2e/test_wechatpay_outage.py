@@ -3,18 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
-
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import _pg_admin as _admin
 from tests.e2e.wechatpay_shop import GRANT, TOKENS, open_shop, trade_no
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://", 1), timeout=3)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def take_down(name: str) -> None:
