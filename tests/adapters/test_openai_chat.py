@@ -1,17 +1,20 @@
 """OpenAIChatModel through the real openai SDK against FakeOpenAI over HTTP; TiktokenCounter offline."""
 from __future__ import annotations
 
+import json
 import logging
 import socket
 
 import openai
 import pytest
+from aiohttp import web
 
 from adapters.llm.openai_chat import OpenAIChatModel, Provider
 from adapters.llm.tokens import TiktokenCounter
 from core.domain import ChatTurn, Usage
 from core.errors import InvalidRequest, UpstreamError
 from core.ports import ModelRequest, TextDelta, UsageReport
+from tests.fakes.local import serve_local
 from tests.fakes.openai_server import FakeOpenAI, Script, fake_embedding, prompt_tokens_of
 
 KEY = "sk-test"
@@ -138,6 +141,37 @@ async def test_malformed_chunk_raises_upstream_error(fake, model):
     deltas, _, error = await run(model, request())
     assert deltas == ["one "]
     assert error.reason == "upstream_error" and "cut off" in error.message
+
+
+async def test_error_event_inside_the_stream_raises_upstream_error(fake, model, caplog):
+    fake.script(reply="one two three", chunk_chars=4, error_after=2)
+    deltas, usages, error = await run(model, request())
+    assert deltas == ["one ", "two "] and usages == []
+    assert error.reason == "upstream_error" and "cut off" in error.message
+    assert "The server had an error" in caplog.text   # the provider's own words reach the operator's log
+
+
+async def test_sse_comments_and_multiline_data_are_read_as_the_protocol_says():
+    """Comments (`: keep-alive`), `event:`/`id:` fields and CRLF line ends are skipped; a data field split
+    over several `data:` lines is one event."""
+    chunk = {"choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}]}
+    text = json.dumps(chunk, indent=1).splitlines()
+    body = (": keep-alive\r\n\r\nevent: message\r\nid: 1\r\n" + "".join(f"data: {line}\r\n" for line in text)
+            + "\r\ndata: [DONE]\r\n\r\n")
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body.encode(), content_type="text/event-stream")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner, base = await serve_local(app)
+    m = OpenAIChatModel([Provider("raw", base + "/v1", KEY, 2.0, ("gpt-test",))])
+    try:
+        deltas, usages, error = await run(m, request())
+    finally:
+        await m.close()
+        await runner.cleanup()
+    assert (deltas, usages, error) == (["Hi"], [], None)
 
 
 async def test_requests_are_routed_by_model_name_across_providers():

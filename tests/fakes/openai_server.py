@@ -42,6 +42,7 @@ class Script:
     retry_after: int | None = None        # Retry-After header sent with a status failure
     cut_after: int | None = None          # stream N content chunks, then drop the connection
     garbage_after: int | None = None      # stream N content chunks, then a chunk that is not JSON
+    error_after: int | None = None        # stream N content chunks, then an `error` event (as OpenAI does), end
     omit_usage: bool = False              # never send usage, even when include_usage is asked
     prompt_tokens: int | None = None      # override the computed usage
     completion_tokens: int | None = None
@@ -206,6 +207,11 @@ class FakeOpenAI:
         for n, text in enumerate(chunks):
             if n == script.cut_after:
                 return self._drop(request, response)
+            if n == script.error_after:
+                error = error_body(500, "The server had an error while processing your request.")
+                await response.write(f"data: {json.dumps(error)}\n\n".encode())
+                await response.write_eof()
+                return response
             if n == script.garbage_after:
                 await response.write(b'data: {"id": "chatcmpl-broken", "choices": [{"delta": {"cont\n\n')
                 continue
