@@ -3,8 +3,9 @@
     python -m bench.baseline --model-url http://127.0.0.1:PORT/v1
 
 POST /chat `{"content": "...", "stream": false}` answers `{"content": ...}`; with `"stream": true` it
-answers SSE `event: delta` ... `event: done`, like the platform. The model call is the platform's own
-(stream=True with usage, max_tokens), so the difference to the platform is everything but the model.
+answers SSE `event: delta` ... `event: done`, like the platform. The model call is the platform's own code
+(adapters/llm/openai_chat.py: the openai SDK over its aiohttp transport, stream=True with usage,
+max_tokens), so the difference to the platform is everything but the model call.
 Prints `READY <url>` when it listens.
 """
 from __future__ import annotations
@@ -12,22 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 
-import openai
 from aiohttp import web
 
-CLIENT = web.AppKey("client", openai.AsyncOpenAI)
+from adapters.llm.openai_chat import OpenAIChatModel, Provider
+from core.domain import ChatTurn
+from core.ports import ModelRequest, TextDelta
+
+CLIENT = web.AppKey("client", OpenAIChatModel)
 
 
 async def _stream(request: web.Request, content: str):
-    client = request.app[CLIENT]
-    stream = await client.chat.completions.create(
-        model=request.app["model"], messages=[{"role": "user", "content": content}], max_tokens=256,
-        stream=True, stream_options={"include_usage": True})
-    async with stream:
-        async for chunk in stream:
-            for choice in chunk.choices[:1]:
-                if choice.delta is not None and choice.delta.content:
-                    yield choice.delta.content
+    model = request.app[CLIENT]
+    async for chunk in model.stream(ModelRequest(request.app["model"], (ChatTurn("user", content),), 256)):
+        if isinstance(chunk, TextDelta):
+            yield chunk.text
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
@@ -53,7 +52,7 @@ def create_app(model_url: str, api_key: str, model: str) -> web.Application:
     app["model"] = model
 
     async def client_ctx(app: web.Application):
-        app[CLIENT] = openai.AsyncOpenAI(base_url=model_url, api_key=api_key, max_retries=0, timeout=60)
+        app[CLIENT] = OpenAIChatModel([Provider("bench", model_url, api_key, 60, (model,))])
         yield
         await app[CLIENT].close()
 

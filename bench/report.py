@@ -118,7 +118,7 @@ def _throughput(r: dict, out: list[str]) -> None:
     rows = [[b.get("concurrency"), b.get("throughput_rps"), _ms(_get(b, "latency_ms", "p50")),
              _ms(_get(b, "latency_ms", "p99")), _get(b, "cpu", "baseline_cpu_pct"), _get(b, "cpu", "model_cpu_pct"),
              b.get("baseline_cpu_ms_per_request"), _errors(b)] for b in sec.get("baseline", [])]
-    out += ["### bare baseline (same model server, same SDK call)", ""]
+    out += ["### bare baseline (same model server, the platform's own model client)", ""]
     out += _table(["users", "req/s", "p50 ms", "p99 ms", "baseline CPU %", "model server CPU %", "baseline CPU ms/req",
                    "errors"], rows)
 
