@@ -11,7 +11,7 @@ async def _migrate(url: str, check_only: bool) -> int:
 
     from tortoise import Tortoise
 
-    await Tortoise.init(db_url=db.normalize_url(url), modules={"models": db.MODEL_MODULES})
+    await Tortoise.init(config=db.tortoise_config(db.normalize_url(url)))
     try:
         missing = await schema.pending()
         if check_only:

@@ -10,6 +10,8 @@ from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.transactions import in_transaction
 
+from adapters.storage import sqlite_inline
+
 log = logging.getLogger(__name__)
 
 # Every module with tortoise models; later features append theirs here.
@@ -32,6 +34,13 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def tortoise_config(normalized_url: str) -> dict:
+    """The models on one connection; SQLite through adapters/storage/sqlite_inline.py."""
+    connection = sqlite_inline.connection_config(normalized_url) if is_sqlite(normalized_url) else normalized_url
+    return {"connections": {"default": connection},
+            "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}}}
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite://")
 
@@ -45,8 +54,7 @@ async def open_database(url: str, migrate: bool = True) -> None:
     fresh = migrate and (path := schema.sqlite_path(url)) is not None and not Path(path).exists()
     if fresh and schema.seed_fresh_sqlite(url):
         fresh = False
-    await Tortoise.init(db_url=normalized, modules={"models": MODEL_MODULES},
-                        _enable_global_fallback=True)
+    await Tortoise.init(config=tortoise_config(normalized), _enable_global_fallback=True)
     # Model query builders are per class: rebuild them for this database's dialect (a process, or a
     # test run, may open SQLite and then PostgreSQL).
     Tortoise._build_initial_querysets()

@@ -1,0 +1,122 @@
+"""tortoise's SQLite backend with statements run on the event loop's thread instead of aiosqlite's worker thread.
+
+Why: aiosqlite sends every statement to its thread and back. Each trip costs about 70 µs of CPU (a
+queue put, two hand-overs of the GIL, a wake-up of the event loop) and, under load, waits for the GIL
+while tortoise's one lock on the connection is held, so every other query queues behind it. A chat
+message makes about 16 statements; the statements themselves take 5-30 µs each on a WAL database.
+Run inline they cost a fraction, and the connection is never held across a wait
+(docs/benchmarks.md has the numbers).
+
+What stays the same: tortoise's SqliteClient (its one lock, its transactions and savepoints, its
+error translation, the pragmas from the URL). What differs: a statement blocks the event loop for
+as long as it runs, so bulk writes (`executemany`, scripts) still go to a thread; and a database
+locked by another process is waited for by sleeping on the event loop, not inside SQLite, for up to
+`?busy_timeout=MS` (default 5000, as before). `?sqlite_thread=1` in `database.url` brings back
+aiosqlite's thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any, Callable, Iterable, TypeVar
+
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.sqlite.client import SqliteClient
+
+T = TypeVar("T")
+
+THREAD_OPTION = "sqlite_thread"
+BUSY_TIMEOUT_SECONDS = 5.0       # what aiosqlite's connection waited (sqlite3's default timeout)
+
+
+class _Cursor:
+    """The little tortoise reads back from `execute`."""
+
+    def __init__(self, cursor: sqlite3.Cursor):
+        self.lastrowid = cursor.lastrowid
+        self.rowcount = cursor.rowcount
+
+    async def close(self) -> None:
+        pass
+
+
+class InlineConnection:
+    """The part of aiosqlite.Connection that tortoise's SqliteClient uses, on a plain sqlite3 connection.
+
+    tortoise's lock on the client guarantees one user at a time, so the thread used for bulk work
+    never overlaps a statement on the loop."""
+
+    def __init__(self, conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT_SECONDS):
+        self._conn = conn
+        self._busy_timeout = busy_timeout
+
+    @property
+    def total_changes(self) -> int:
+        return self._conn.total_changes
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _Cursor:
+        return _Cursor(await self._run(self._conn.execute, sql, parameters or ()))
+
+    async def execute_fetchall(self, sql: str, parameters: Iterable[Any] | None = None) -> list[sqlite3.Row]:
+        return await self._run(lambda: self._conn.execute(sql, parameters or ()).fetchall())
+
+    async def execute_insert(self, sql: str, parameters: Iterable[Any] | None = None) -> tuple[int | None]:
+        return (await self.execute(sql, parameters)).lastrowid,
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> _Cursor:
+        return _Cursor(await self._run(self._conn.executemany, sql, rows, in_thread=True))
+
+    async def executescript(self, script: str) -> _Cursor:
+        return _Cursor(await self._run(self._conn.executescript, script, in_thread=True))
+
+    async def commit(self) -> None:
+        await self._run(self._conn.commit)
+
+    async def rollback(self) -> None:
+        await self._run(self._conn.rollback)
+
+    async def close(self) -> None:
+        self._conn.close()
+
+    async def _run(self, fn: Callable[..., T], *args: Any, in_thread: bool = False) -> T:
+        # The connection's own busy wait would block the event loop; SQLITE_BUSY comes back at once
+        # (timeout=0) and is waited for here. A busy statement has done nothing, so running it again is safe.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._busy_timeout
+        pause = 0.001
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args) if in_thread else fn(*args)
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
+class InlineSqliteClient(SqliteClient):
+    async def create_connection(self, with_db: bool) -> None:
+        if self._connection:
+            return
+        # check_same_thread=False: bulk statements run in a worker thread (never at the same time as others).
+        conn = sqlite3.connect(self.filename, isolation_level=None, timeout=0, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        # `?busy_timeout=MS` keeps SQLite's meaning, but the wait happens on the event loop (see _run).
+        busy_ms = float(self.pragmas.get("busy_timeout", BUSY_TIMEOUT_SECONDS * 1000))
+        self._connection = InlineConnection(conn, busy_ms / 1000)  # type: ignore[assignment]
+        for pragma, value in self.pragmas.items():
+            if pragma != "busy_timeout":
+                await self._connection.execute(f"PRAGMA {pragma}={value}")
+        await self._post_connect()
+
+
+client_class = InlineSqliteClient   # tortoise's engine hook
+
+
+def connection_config(url: str) -> dict:
+    """tortoise's connection settings for a sqlite:// URL: this engine, or aiosqlite's with `?sqlite_thread=1`."""
+    config = expand_db_url(url)
+    credentials = config["credentials"]
+    threaded = str(credentials.pop(THREAD_OPTION, "0")).lower() in ("1", "true", "yes")
+    config["engine"] = "tortoise.backends.sqlite" if threaded else __name__
+    return config
