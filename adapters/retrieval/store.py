@@ -9,6 +9,7 @@ from tortoise.expressions import F, Q
 
 from adapters.storage.models import UserRow
 from adapters.storage.models_rag import ResourceRow
+from adapters.storage.sql import connection, placeholders, sql
 from core.domain import Page
 from core.errors import InvalidRequest
 from core.knowledge_ports import Resource, Viewer
@@ -73,11 +74,18 @@ class TortoiseResources:
         return bool(await ResourceRow.filter(id=resource_id).delete())
 
     async def searchable(self, user_id: str | None, within: Sequence[str]) -> dict[str, str]:
-        owners = Q(owner_id__isnull=True) | Q(owner_id=user_id) if user_id else Q(owner_id__isnull=True)
-        query = ResourceRow.filter(owners, status="ready")
+        # Asked before every reply: plain SQL spares the event loop the ORM's query building.
+        query, values = "SELECT id, name FROM rag_resources WHERE (owner_id IS NULL", []
+        if user_id:
+            query += " OR owner_id = ?"
+            values.append(user_id)
+        query += ") AND status = 'ready'"
         if within:
-            query = query.filter(id__in=list(within))
-        return dict(await query.values_list("id", "name"))
+            query += f" AND id IN ({placeholders(len(within))})"
+            values.extend(within)
+        conn = connection()
+        _, rows = await conn.execute_query(sql(conn, query), values)
+        return {r[0]: r[1] for r in rows}
 
     async def try_reserve_storage(self, user_id: str, nbytes: int) -> bool:
         updated = await UserRow.filter(id=user_id, storage_used_bytes__lte=F("storage_limit_bytes") - nbytes).update(

@@ -5,11 +5,11 @@ import uuid
 from typing import Iterable, Sequence
 
 from tortoise import timezone
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from adapters.storage.models import ConversationRow, MessageRow
 from adapters.storage.pages import page_of
+from adapters.storage.sql import auto_now, connection, from_db_datetime, sql, to_db_datetime
 from core.domain import Citation, Conversation, Message, Page, Usage
 
 UPDATABLE = {"title", "instruction", "role", "resource_ids"}
@@ -35,6 +35,40 @@ def _citations_json(citations: Sequence[Citation]) -> list[dict]:
     return [c.__dict__ for c in citations]
 
 
+# The chat hot path runs hand-written SQL: the ORM's query building and Model instances cost the event loop
+# several times the statement itself. Values are encoded exactly as the models' fields encode them.
+_CITATIONS = MessageRow._meta.fields_map["citations"]
+_RESOURCE_IDS = ConversationRow._meta.fields_map["resource_ids"]
+# The ORM refused a value longer than its column (ValidationError) before writing; so does the hand-written INSERT.
+_SIZED = tuple(MessageRow._meta.fields_map[name] for name in ("id", "conversation_id", "user_id", "role", "model",
+                                                                "status"))
+_CONVERSATION_COLUMNS = ("id, user_id, title, instruction, role, resource_ids, summary, summary_until, token_usage, "
+                         "created_at, updated_at, chat_key")
+_MESSAGE_COLUMNS = ("id, seq, conversation_id, user_id, role, content, model, status, prompt_tokens, "
+                    "completion_tokens, cost, citations, feedback, created_at")
+_GET_CONVERSATION = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
+_ADD_TOKEN_USAGE = "UPDATE conversations SET token_usage = token_usage + ?, updated_at = ? WHERE id = ?"
+_ADD_MESSAGE = ("INSERT INTO messages (id, conversation_id, user_id, role, content, model, status, prompt_tokens, "
+                "completion_tokens, cost, citations, feedback, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING seq")
+_RECENT = (f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? "
+           "ORDER BY seq DESC LIMIT ?")
+
+
+def _conversation_of(r) -> Conversation:
+    """A row of _CONVERSATION_COLUMNS."""
+    resource_ids = tuple(_RESOURCE_IDS.to_python_value(r[5]) or ())
+    return Conversation(r[0], r[1], r[2], r[3], r[4], resource_ids, r[6], r[7], r[8], from_db_datetime(r[9]),
+                        from_db_datetime(r[10]), r[11])
+
+
+def _message_of(r) -> Message:
+    """A row of _MESSAGE_COLUMNS."""
+    citations = tuple(_citation(c) for c in _CITATIONS.to_python_value(r[11]) or ())
+    return Message(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], Usage(r[8], r[9]), r[10], citations, r[12],
+                   from_db_datetime(r[13]))
+
+
 class TortoiseConversations:
     async def create(self, user_id: str, *, title: str = "", instruction: str | None = None, role: str | None = None,
                      resource_ids: Iterable[str] = (), chat_key: str | None = None) -> Conversation:
@@ -44,8 +78,9 @@ class TortoiseConversations:
         return _conversation(row)
 
     async def get(self, conversation_id: str) -> Conversation | None:
-        row = await ConversationRow.get_or_none(id=conversation_id)
-        return _conversation(row) if row else None
+        conn = connection()
+        _, rows = await conn.execute_query(sql(conn, _GET_CONVERSATION), [conversation_id])
+        return _conversation_of(rows[0]) if rows else None
 
     async def latest_for_chat(self, chat_key: str) -> Conversation | None:
         row = await ConversationRow.filter(chat_key=chat_key).order_by("-seq").first()
@@ -72,8 +107,8 @@ class TortoiseConversations:
 
     async def add_token_usage(self, conversation_id: str, tokens: int) -> None:
         # A reply is activity: updated_at moves with it, so lists ordered by recency see it.
-        await ConversationRow.filter(id=conversation_id).update(token_usage=F("token_usage") + tokens,
-                                                                updated_at=timezone.now())
+        conn = connection()
+        await conn.execute_query(sql(conn, _ADD_TOKEN_USAGE), [tokens, timezone.now(), conversation_id])
 
     async def set_summary(self, conversation_id: str, summary: str, until_seq: int) -> None:
         await ConversationRow.filter(id=conversation_id).update(summary=summary, summary_until=until_seq)
@@ -83,11 +118,17 @@ class TortoiseMessages:
     async def add(self, *, conversation_id: str, user_id: str, role: str, content: str, model: str | None = None,
                   status: str = "complete", usage: Usage = Usage(), cost: int = 0,
                   citations: Sequence[Citation] = (), id: str | None = None) -> Message:
-        row = await MessageRow.create(id=id or str(uuid.uuid4()), conversation_id=conversation_id, user_id=user_id,
-                                      role=role, content=content, model=model, status=status,
-                                      prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                                      cost=cost, citations=_citations_json(citations))
-        return _message(row)
+        message_id, cited, created = id or str(uuid.uuid4()), _citations_json(citations), auto_now()
+        for field, value in zip(_SIZED, (message_id, conversation_id, user_id, role, model, status)):
+            field.validate(value)
+        conn = connection()
+        rows = await conn.execute_query_dict(sql(conn, _ADD_MESSAGE), [
+            message_id, conversation_id, user_id, role, content, model, status, usage.prompt_tokens,
+            usage.completion_tokens, cost, _CITATIONS.to_db_value(cited, MessageRow), created])
+        # The row as written (feedback is the field's default, 0), without reading it back.
+        return Message(message_id, rows[0]["seq"], conversation_id, user_id, role, content,  # type: ignore[arg-type]
+                       model, status, Usage(usage.prompt_tokens, usage.completion_tokens),  # type: ignore[arg-type]
+                       cost, tuple(_citation(c) for c in cited), 0, to_db_datetime(created))
 
     async def finish(self, message_id: str, *, content: str, status: str, usage: Usage, cost: int,
                      model: str | None = None, citations: Sequence[Citation] = ()) -> Message:
@@ -107,8 +148,9 @@ class TortoiseMessages:
         return await page_of(MessageRow.filter(conversation_id=conversation_id), limit, cursor, _message)
 
     async def recent(self, conversation_id: str, after_seq: int, limit: int) -> list[Message]:
-        rows = await MessageRow.filter(conversation_id=conversation_id, seq__gt=after_seq).order_by("-seq").limit(limit)
-        return [_message(r) for r in reversed(rows)]
+        conn = connection()
+        _, rows = await conn.execute_query(sql(conn, _RECENT), [conversation_id, after_seq, limit])
+        return [_message_of(r) for r in reversed(rows)]
 
     async def set_feedback(self, message_id: str, rating: int) -> None:
         await MessageRow.filter(id=message_id).update(feedback=rating)
