@@ -11,12 +11,13 @@ from pathlib import Path
 
 # Where a sample's time goes, by the first matching frame file from the top of the stack.
 CATEGORIES = [
-    ("database (tortoise, pypika, aiosqlite, asyncpg)", ("tortoise/", "pypika", "aiosqlite/", "asyncpg/", "sqlite3")),
-    ("model client (openai SDK, httpx, httpcore)", ("openai/", "httpx/", "httpcore/", "anyio/", "h11/")),
+    ("database (tortoise, pypika, aiosqlite, asyncpg)", ("tortoise/", "pypika", "aiosqlite/", "asyncpg/", "sqlite3",
+                                                         "adapters/storage/sqlite_inline.py")),
+    ("model client (openai SDK, httpx2)", ("openai/", "httpx2/", "httpx/", "httpcore/", "anyio/", "h11/")),
     ("validation and JSON (pydantic, json)", ("pydantic/", "pydantic_core", "json/")),
     ("tokenizer (tiktoken)", ("tiktoken",)),
     ("logging and metrics", ("logging/", "prometheus_client/")),
-    ("HTTP server (aiohttp)", ("aiohttp/",)),
+    ("aiohttp (the HTTP server, and the model client's transport)", ("aiohttp/",)),
     ("asyncio event loop", ("asyncio/", "selectors.py")),
 ]
 OURS = ("core/", "adapters/", "bot/")

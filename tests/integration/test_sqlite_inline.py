@@ -109,3 +109,24 @@ async def test_bulk_writes_and_rollbacks_behave_as_with_aiosqlite(database: Path
         assert other.execute("SELECT count(*) FROM users").fetchone()[0] == 500
     finally:
         other.close()
+
+
+async def test_the_wal_is_checkpointed_in_the_background(database: Path) -> None:
+    """Commits never copy the WAL back on the event loop (wal_autocheckpoint=0); a thread does, each second."""
+    mode = await Tortoise.get_connection("default").execute_query_dict("PRAGMA wal_autocheckpoint")
+    assert mode[0]["wal_autocheckpoint"] == 0
+    await UserRow.bulk_create([UserRow(id=str(uuid.uuid4()), name=f"ck-{i}") for i in range(50)])
+
+    def in_database_file() -> int:
+        # immutable=1 reads the database file alone, ignoring the WAL: only checkpointed rows are there.
+        conn = sqlite3.connect(f"file:{database}?immutable=1", uri=True)
+        try:
+            return conn.execute("SELECT count(*) FROM users WHERE name LIKE 'ck-%'").fetchone()[0]
+        finally:
+            conn.close()
+
+    for _ in range(30):
+        if in_database_file() == 50:
+            break
+        await asyncio.sleep(0.1)
+    assert in_database_file() == 50
