@@ -1,18 +1,22 @@
-"""The whole config.yaml as one pydantic model, with ${VAR} / ${VAR:-default} substitution."""
+"""The whole config.yaml as one pydantic model, with ${VAR} / ${VAR:-default} / ${VAR:+word} substitution."""
 from __future__ import annotations
 
 import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# An on/off switch that may be written `${SOME_TOKEN:+true}`: empty (the variable unset) means off.
+Switch = Annotated[bool, BeforeValidator(lambda v: False if v == "" else v)]
 
 
 class ServerConfig(Strict):
@@ -160,7 +164,7 @@ class RagConfig(Strict):
 
 
 class TelegramConfig(Strict):
-    enabled: bool = False
+    enabled: Switch = False
     token: str = ""
     mode: Literal["polling", "webhook"] = "polling"
     webhook_secret: str = ""
@@ -184,7 +188,7 @@ class TelegramConfig(Strict):
 
 
 class WeChatConfig(Strict):
-    enabled: bool = False
+    enabled: Switch = False
     app_id: str = ""
     app_secret: str = ""
     token: str = ""
@@ -224,7 +228,7 @@ class ChannelsConfig(Strict):
 
 
 class WeChatPayConfig(Strict):
-    enabled: bool = False
+    enabled: Switch = False
     mch_id: str = ""
     app_id: str = ""
     apiv3_key: str = ""
@@ -305,11 +309,12 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\+)([^}]*))?\}")
 
 
 def substitute_env(value: Any, env: Mapping[str, str], path: str = "") -> Any:
-    """Replace ${VAR} and ${VAR:-default} in every string of a parsed YAML tree."""
+    """Replace ${VAR}, ${VAR:-default} and ${VAR:+word} (word when VAR is set and not empty, else "") in every
+    string of a parsed YAML tree."""
     if isinstance(value, dict):
         return {k: substitute_env(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
     if isinstance(value, list):
@@ -318,7 +323,9 @@ def substitute_env(value: Any, env: Mapping[str, str], path: str = "") -> Any:
         return value
 
     def repl(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
+        name, op, default = m.group(1), m.group(2), m.group(3)
+        if op == ":+":
+            return default if env.get(name) else ""
         if name in env:
             return env[name]
         if default is not None:
@@ -372,4 +379,17 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError([f"{p}: not valid YAML{where}"]) from None
-    return parse_config(data, env)
+    config = parse_config(data, env)
+    config.database.url = anchor_sqlite_url(config.database.url, p.resolve().parent)
+    return config
+
+
+def anchor_sqlite_url(url: str, folder: Path) -> str:
+    """A relative sqlite:// file path made absolute against `folder` (the config file's), so the database
+    does not depend on the directory the command runs from."""
+    if not url.startswith("sqlite://"):
+        return url
+    path, sep, query = url.removeprefix("sqlite://").partition("?")
+    if not path or ":memory:" in path or Path(path).is_absolute():
+        return url
+    return f"sqlite://{folder / path}{sep}{query}"

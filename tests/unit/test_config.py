@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_is_valid_without_any_environment() -> None:
     config = load_config(ROOT / "config.yaml", env={})
-    assert config.database.url == "sqlite://data/bot.db"
+    assert config.database.url == f"sqlite://{ROOT}/data/bot.db"  # relative: under the config file's folder
+    assert not config.channels.telegram.enabled and not config.channels.wechat.enabled
+    assert not config.payments.wechatpay.enabled
     assert config.server.port == 8080
     assert config.security.admin_api_keys == []  # "${ADMIN_API_KEY:-}" never becomes a usable empty key
     assert config.llm.default_model == "gpt-4o-mini"
@@ -24,6 +26,37 @@ def test_env_substitution_with_defaults() -> None:
     assert config.llm.providers[0].api_key == "sk-1"
     assert config.server.port == 9000
     assert config.security.admin_api_keys == ["adm"]
+
+
+def test_a_channel_turns_on_when_its_token_is_in_the_environment() -> None:
+    config = load_config(ROOT / "config.yaml", env={"TELEGRAM_BOT_TOKEN": "1:abc",
+                                                      "TELEGRAM_API_BASE_URL": "http://127.0.0.1:1/bot",
+                                                      "WECHAT_API_BASE_URL": "http://127.0.0.1:2",
+                                                      "WECHATPAY_API_BASE_URL": "http://127.0.0.1:3",
+                                                      "OPENAI_BASE_URL": "http://127.0.0.1:4/v1"})
+    assert config.channels.telegram.enabled and config.channels.telegram.token == "1:abc"
+    assert config.channels.telegram.api_base_url == "http://127.0.0.1:1/bot"
+    assert config.channels.wechat.api_base_url == "http://127.0.0.1:2"
+    assert config.payments.wechatpay.api_base_url == "http://127.0.0.1:3"
+    assert config.llm.providers[0].base_url == "http://127.0.0.1:4/v1"
+    with pytest.raises(ConfigError, match="app_id, app_secret required"):
+        load_config(ROOT / "config.yaml", env={"WECHAT_TOKEN": "t"})
+
+
+def test_plus_substitution_is_the_word_only_when_the_variable_is_set_and_not_empty() -> None:
+    data = {"channels": {"telegram": {"enabled": "${T:+true}", "token": "${T:-}"}}}
+    assert parse_config(data, env={"T": "1:x"}).channels.telegram.enabled is True
+    assert parse_config(data, env={"T": ""}).channels.telegram.enabled is False
+    assert parse_config(data, env={}).channels.telegram.enabled is False
+
+
+def test_relative_sqlite_path_is_under_the_config_files_folder(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    for url, expected in [("sqlite://data/x.db?busy_timeout=100", f"sqlite://{tmp_path}/app/data/x.db?busy_timeout=100"),
+                          ("sqlite:///abs/x.db", "sqlite:///abs/x.db"), ("sqlite://:memory:", "sqlite://:memory:"),
+                          ("postgres://u@h/db", "postgres://u@h/db")]:
+        (tmp_path / "app" / "c.yaml").write_text(f"database: {{url: '{url}'}}\n", encoding="utf-8")
+        assert load_config(tmp_path / "app" / "c.yaml", env={}).database.url == expected
 
 
 def test_missing_variable_without_default_names_the_path() -> None:
