@@ -29,6 +29,7 @@ class Provider:
 class _Route:
     provider: str
     client: openai.AsyncOpenAI
+    keyless: bool = False  # no API key configured: a failure says so first
 
 
 class OpenAIChatModel:
@@ -48,7 +49,7 @@ class OpenAIChatModel:
             for model in p.model_names:
                 if model in self._routes:
                     raise ValueError(f"model {model!r} is listed under more than one provider")
-                self._routes[model] = _Route(p.name, client)
+                self._routes[model] = _Route(p.name, client, not p.api_key)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | UsageReport]:
         route = self._routes.get(request.model)
@@ -72,6 +73,8 @@ class OpenAIChatModel:
             )
             response = await response_cm.__aenter__()
         except openai.OpenAIError as exc:
+            if route.keyless:
+                raise _key_missing(route.provider, exc) from exc
             raise _request_failed(route.provider, exc) from exc
 
         usage: Usage | None = None
@@ -164,6 +167,16 @@ def _request_failed(provider: str, exc: openai.OpenAIError) -> UpstreamError:
         return UpstreamError(f"The model provider {provider} refused the request (HTTP {status}): {_detail(exc)}",
                              reason="upstream_error", status=502)
     return UpstreamError(f"The model provider {provider} failed: {exc}", reason="upstream_error", status=502)
+
+
+def _key_missing(provider: str, exc: openai.OpenAIError) -> UpstreamError:
+    """A call without a key failed: the missing key, not the network, is the first thing to fix."""
+    what = (f"it refused the call (HTTP {exc.status_code})" if isinstance(exc, openai.APIStatusError)
+            else "it could not be reached")
+    log.error("model provider %s has no API key configured and %s", provider, what)
+    return UpstreamError(f"No API key is configured for the model provider {provider}, and {what}. The operator "
+                         "must set its api_key in config.yaml (OPENAI_API_KEY in the shipped config.yaml).",
+                         reason="upstream_key_missing", status=503)
 
 
 def _stream_broke(provider: str, exc: Exception | None, answered: bool) -> UpstreamError:

@@ -228,6 +228,21 @@ async def test_unreachable_provider_is_unavailable():
     assert error.reason == "upstream_unavailable"
 
 
+async def test_a_provider_without_a_key_says_the_key_is_missing(fake):
+    """Unreachable or refusing (401): with no api_key configured, the error names the key, not the network."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for base_url in (f"http://127.0.0.1:{port}/v1", fake.base_url):
+        m = OpenAIChatModel([Provider("openai", base_url, "", 1.0, ("gpt-test",))])
+        _, _, error = await run(m, request())
+        await m.close()
+        assert error is not None and error.reason == "upstream_key_missing" and error.status == 503
+        assert error.message.startswith("No API key is configured for the model provider openai")
+        assert "OPENAI_API_KEY" in error.message
+    assert "(HTTP 401)" in error.message  # the fake refused the keyless call
+
+
 async def test_consumer_stopping_early_closes_the_stream(fake, model):
     fake.script(reply="x" * 40, chunk_chars=1)
     stream = model.stream(request())
