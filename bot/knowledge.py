@@ -32,6 +32,7 @@ class Knowledge:
     retriever: KnowledgeRetriever
     index: SqlChunkIndex
     embedder: Embedder
+    fetcher: PageFetcher  # its public `resolver` is the seam a test or an operator's hook may replace
 
 
 def build_embedder(config: AppConfig) -> Embedder:
@@ -60,15 +61,15 @@ async def knowledge_hook(services) -> None:
     resources = TortoiseResources()
     if await resources.fail_stale(STALE_SECONDS):
         log.warning("resources left half-indexed by an earlier run were marked failed")
+    fetcher = PageFetcher(max_bytes=rag.max_page_kb * 1024, timeout_seconds=rag.fetch_timeout_seconds)
     service = ResourceService(
-        resources=resources, index=index, embedder=embedder, extractor=DocumentExtractor(),
-        fetcher=PageFetcher(max_bytes=rag.max_page_kb * 1024, timeout_seconds=rag.fetch_timeout_seconds),
+        resources=resources, index=index, embedder=embedder, extractor=DocumentExtractor(), fetcher=fetcher,
         settings=KnowledgeSettings(rag.chunk_chars, rag.chunk_overlap, config.llm.embeddings.batch_size,
                                    rag.allow_private_urls))
     retriever = KnowledgeRetriever(resources=resources, index=index, embedder=embedder, mode=rag.mode,
                                    min_similarity=rag.min_similarity)
     services.engine.retriever = retriever
-    services.extras[KNOWLEDGE] = Knowledge(service, retriever, index, embedder)
+    services.extras[KNOWLEDGE] = Knowledge(service, retriever, index, embedder, fetcher)
     services.closers.append(service.close)
     close = getattr(embedder, "close", None)
     if close is not None:

@@ -1,4 +1,5 @@
-"""PageFetcher: GET a web page with aiohttp within size, time and redirect limits, refusing private addresses."""
+"""PageFetcher: GET a web page with aiohttp within size, time and redirect limits; users' pages only from
+globally routable addresses, vetted after name resolution and at every redirect hop."""
 from __future__ import annotations
 
 import asyncio
@@ -16,15 +17,37 @@ from core.errors import InvalidRequest
 from core.knowledge_ports import Fetched
 
 MAX_REDIRECTS = 5
+RESOLVE_SECONDS = 10
 _ACCEPTED = ("text/html", "application/xhtml+xml", "text/plain", "text/markdown", "application/pdf")
+# IPv6 ranges `is_global` (Python 3.11) still calls global although nothing public lives there:
+# deprecated site-local, local-use NAT64, IPv4-compatible (::a.b.c.d) and multicast.
+_NOT_GLOBAL_V6 = tuple(ipaddress.IPv6Network(n) for n in ("fec0::/10", "64:ff9b:1::/48", "::/96", "ff00::/8"))
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
-def is_private(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
-            or ip.is_unspecified)
+def is_global(address: str) -> bool:
+    """True when the address is globally routable: never loopback, private, carrier NAT (100.64.0.0/10),
+    link-local, site-local, multicast, reserved, nor an IPv6 form wrapping a non-global IPv4 address
+    (IPv4-mapped, 6to4 2002::/16, NAT64 64:ff9b::/96, Teredo)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return False
+    if ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.teredo is not None or any(ip in net for net in _NOT_GLOBAL_V6):
+            return False
+        wrapped = ip.ipv4_mapped or ip.sixtofour
+        if wrapped is None and ip in _NAT64:
+            wrapped = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if wrapped is not None and not is_global(str(wrapped)):
+            return False
+    return ip.is_global
+
+
+class NotGlobalAddress(OSError):
+    """A name that resolves to no globally routable address (raised inside the connector)."""
 
 
 def _refused(host: str) -> InvalidRequest:
@@ -32,87 +55,119 @@ def _refused(host: str) -> InvalidRequest:
                           reason="private_address")
 
 
-class _PublicOnlyResolver(AbstractResolver):
-    """Resolves names and drops private answers, so a public name cannot lead to an internal server."""
+class _GlobalOnlyResolver(AbstractResolver):
+    """Hands the connector only vetted addresses, so the connection goes to exactly what was checked
+    (no DNS rebinding between the check and the connect)."""
 
-    def __init__(self) -> None:
-        self._inner = DefaultResolver()
+    def __init__(self, inner: AbstractResolver) -> None:
+        self._inner = inner
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
         answers = await self._inner.resolve(host, port, family)
-        public = [a for a in answers if not is_private(a["host"])]
-        if not public:
-            raise OSError(f"{host} resolves only to private addresses")
-        return public
+        vetted = [a for a in answers if is_global(a["host"])]
+        if not vetted:
+            raise NotGlobalAddress(f"{host} resolves only to private or local addresses")
+        return vetted
 
     async def close(self) -> None:
-        await self._inner.close()
+        """The inner resolver belongs to the PageFetcher (or to the fetch that made it)."""
 
 
 def _kind(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+def parse_url(url: str) -> URL:
+    """An absolute http(s) URL without user info, or InvalidRequest (never a parser's ValueError)."""
+    bad = InvalidRequest(f"The URL {url[:200]!r} is not a valid http(s) address.", reason="invalid_url")
+    if any(c == "\\" or c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise bad  # parsers disagree on these (`http://127.0.0.1:1\@example.com/`), so none is accepted
+    try:
+        target = URL(url)
+        host, _ = target.host, target.port
+    except (ValueError, TypeError, UnicodeError):
+        raise bad from None
+    if target.scheme not in ("http", "https") or not host:
+        raise bad
+    if target.user is not None or target.password is not None:
+        raise InvalidRequest("The URL must not carry a user name or password.", reason="invalid_url")
+    return target
+
+
 class PageFetcher:
-    def __init__(self, *, max_bytes: int, timeout_seconds: float, user_agent: str = "chatbot-platform/knowledge-base"):
+    """`resolver` turns names into addresses (aiohttp's resolver interface); None is the system's. Users'
+    URLs connect only to the globally routable addresses it answers."""
+
+    def __init__(self, *, max_bytes: int, timeout_seconds: float, user_agent: str = "chatbot-platform/knowledge-base",
+                 resolver: AbstractResolver | None = None):
         self._max = max_bytes
         self._timeout = timeout_seconds
         self._agent = user_agent
+        self.resolver = resolver
 
     async def check(self, url: str, allow_private: bool) -> None:
-        target = URL(url)
-        if target.scheme not in ("http", "https") or not target.host:
-            raise InvalidRequest(f"The URL {url!r} is not an http(s) address.", reason="invalid_url")
+        target = parse_url(url)
         if allow_private:
             return
-        host = target.host
+        host = target.host or ""
         if _is_ip(host):
-            if is_private(host):
+            if not is_global(host):
                 raise _refused(host)
             return
+        inner = self.resolver or DefaultResolver()
         try:
-            infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, target.port or 80), 10)
+            await asyncio.wait_for(_GlobalOnlyResolver(inner).resolve(host, target.port or 80, socket.AF_UNSPEC),
+                                   RESOLVE_SECONDS)
+        except NotGlobalAddress:
+            raise _refused(host) from None
         except (OSError, asyncio.TimeoutError):
             raise InvalidRequest(f"The address {host} could not be resolved.", reason="fetch_failed") from None
-        if all(is_private(str(info[4][0])) for info in infos):
-            raise _refused(host)
+        finally:
+            if self.resolver is None:
+                await inner.close()
 
     async def fetch(self, url: str, allow_private: bool) -> Fetched:
+        inner = self.resolver or DefaultResolver()
         try:
-            return await asyncio.wait_for(self._fetch(url, allow_private), self._timeout)
+            return await asyncio.wait_for(self._fetch(url, allow_private, inner), self._timeout)
         except asyncio.TimeoutError:
             raise InvalidRequest(f"The page did not answer within {self._timeout:g} seconds.",
                                  reason="fetch_timeout") from None
-        except aiohttp.ClientError as e:
-            if "private addresses" in str(e):
-                raise _refused(URL(url).host or url) from None
-            raise InvalidRequest(f"The page could not be fetched ({e.__class__.__name__}: {e}).",
-                                 reason="fetch_failed") from None
+        finally:
+            if self.resolver is None:
+                await inner.close()
 
-    async def _fetch(self, url: str, allow_private: bool) -> Fetched:
-        resolver = None if allow_private else _PublicOnlyResolver()
+    async def _fetch(self, url: str, allow_private: bool, inner: AbstractResolver) -> Fetched:
+        resolver = inner if allow_private else _GlobalOnlyResolver(inner)
         connector = aiohttp.TCPConnector(resolver=resolver, limit=2)
         async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": self._agent}) as http:
             for _ in range(MAX_REDIRECTS + 1):
-                target = URL(url)
-                if target.scheme not in ("http", "https") or not target.host:
-                    raise InvalidRequest(f"The URL {url!r} is not an http(s) address.", reason="invalid_url")
-                if not allow_private and _is_ip(target.host) and is_private(target.host):
-                    raise _refused(target.host)  # IP literals skip the resolver, so check them here
-                async with http.get(target, allow_redirects=False) as resp:
-                    if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
-                        url = urljoin(str(resp.url), resp.headers["Location"])
-                        continue
-                    if resp.status >= 400:
-                        raise InvalidRequest(f"The page returned {resp.status} ({resp.reason}).",
-                                             reason="fetch_failed")
-                    kind = _kind(resp.headers.get("Content-Type", "text/html"))
-                    if kind not in _ACCEPTED:
-                        raise InvalidRequest(f"The page is {kind}, not a web page, text or PDF.",
-                                             reason="unsupported_file")
-                    body = await self._read(resp)
-                    return Fetched(str(resp.url), "text/html" if kind == "application/xhtml+xml" else kind, body)
+                target = parse_url(url)  # every hop, redirects included
+                host = target.host or ""
+                if not allow_private and _is_ip(host) and not is_global(host):
+                    raise _refused(host)  # IP literals skip the resolver, so check them here
+                try:
+                    async with http.get(target, allow_redirects=False) as resp:
+                        if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                            url = urljoin(str(resp.url), resp.headers["Location"])
+                            continue
+                        return await self._page(resp)
+                except aiohttp.ClientConnectorError as e:
+                    if isinstance(e.os_error, NotGlobalAddress):
+                        raise _refused(host) from None
+                    raise _failed(e) from None
+                except aiohttp.ClientError as e:
+                    raise _failed(e) from None
             raise InvalidRequest(f"The page redirected more than {MAX_REDIRECTS} times.", reason="fetch_failed")
+
+    async def _page(self, resp: aiohttp.ClientResponse) -> Fetched:
+        if resp.status >= 400:
+            raise InvalidRequest(f"The page returned {resp.status} ({resp.reason}).", reason="fetch_failed")
+        kind = _kind(resp.headers.get("Content-Type", "text/html"))
+        if kind not in _ACCEPTED:
+            raise InvalidRequest(f"The page is {kind}, not a web page, text or PDF.", reason="unsupported_file")
+        body = await self._read(resp)
+        return Fetched(str(resp.url), "text/html" if kind == "application/xhtml+xml" else kind, body)
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         too_large = InvalidRequest(f"The page is larger than the {self._max // 1024} KB limit.",
@@ -125,6 +180,10 @@ class PageFetcher:
             if len(body) > self._max:
                 raise too_large  # stop reading: the rest is never downloaded
         return bytes(body)
+
+
+def _failed(e: Exception) -> InvalidRequest:
+    return InvalidRequest(f"The page could not be fetched ({e.__class__.__name__}: {e}).", reason="fetch_failed")
 
 
 def _is_ip(host: str) -> bool:
