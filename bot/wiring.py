@@ -6,6 +6,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from adapters.coordination.local import LocalCoordination
+from adapters.coordination.ports import Coordination
+from adapters.coordination.shared import SharedCoordination
 from adapters.llm.instrumented import InstrumentedChatModel
 from adapters.llm.openai_chat import OpenAIChatModel
 from adapters.metrics import Metrics
@@ -68,6 +71,8 @@ class Services:
     # Extensions added by features (retrieval, channels, payments) keyed by name.
     extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Chat locks, waiting lines, edit pacing, stop requests: in this process, or shared through Redis.
+    coordination: Coordination = field(default_factory=LocalCoordination)
 
 
 def model_specs(config: AppConfig) -> list[ModelSpec]:
@@ -110,6 +115,8 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
                         ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
                         ephemeral, Periodic(), QrLoginService(ephemeral), metrics)
     services.closers.append(model.close)
+    # One worker (no redis.url) coordinates in memory: no database round trips for what need not outlive it.
+    services.coordination = SharedCoordination(ephemeral) if config.redis.url else LocalCoordination()
     if isinstance(ephemeral, RedisEphemeralStore):
         services.closers.append(ephemeral.close)
     return services
@@ -136,6 +143,9 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
                         background: bool = True, metrics: Metrics | None = None) -> AsyncIterator[Services]:
     """Connect the database, build the services, seed roles and products, run the sweepers; undo on exit."""
     await db.open_database(config.database.url, migrate=config.database.migrate_on_start)
+    from bot.preflight import database_label
+
+    log.info("database opened: %s", database_label(config.database.url))
     services: Services | None = None
     try:
         services = build_services(config, metrics)

@@ -1,1 +1,1 @@
-"""Coordination between workers (locks, stop requests, pacing, replayable event streams) over the shared store."""
+"""Coordination between replies and workers: locks, waiting lines, pacing, stop requests, event streams (ports.py)."""

@@ -22,8 +22,9 @@ class SharedLocks:
     WaitingLine's "is it my turn?") is asked before every attempt, so waiters can be let in in a chosen order."""
 
     def __init__(self, store: EphemeralStore, lease_seconds: float = 30.0, poll_seconds: float = 0.05,
-                 max_poll_seconds: float = 0.25):
+                 max_poll_seconds: float = 0.25, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep):
         self._store = store
+        self._sleep = sleep             # between renewals
         self._lease = lease_seconds
         self._poll = poll_seconds
         self._max_poll = max_poll_seconds
@@ -68,7 +69,7 @@ class SharedLocks:
 
     async def _renew(self, key: str, token: str) -> None:
         while True:
-            await asyncio.sleep(self._lease / 3)
+            await self._sleep(self._lease / 3)
             try:
                 if await self._store.get(NAMESPACE, key) != token:
                     log.warning("the lease on %s was lost (held past its expiry?)", key)

@@ -3,22 +3,26 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Awaitable, Callable
 
 from core.ports import EphemeralStore
 
 SLOT_NAMESPACE = "pace"
 BLOCK_NAMESPACE = "pause"
+STALE_WAIT = 0.005     # a slot past its time that the store still holds (clocks a little apart): look again soon
 
 
 class SharedPacing:
     """`await pacing.turn(key, interval)` lets at most one call per `interval` seconds through for a key, across
-    workers; `pause(key, seconds)` (a 429's retry_after) makes every worker wait for that key."""
+    workers; `pause(key, seconds)` (a 429's retry_after) makes every worker wait for that key.
 
-    def __init__(self, store: EphemeralStore, poll_seconds: float = 0.05,
-                 clock=time.time):
+    A taken slot holds the time it ends, so a caller that finds it taken sleeps until then (no polling)."""
+
+    def __init__(self, store: EphemeralStore, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep):
         self._store = store
-        self._poll = poll_seconds
         self._clock = clock
+        self._sleep = sleep
 
     async def pause(self, key: str, seconds: float) -> None:
         if seconds > 0:
@@ -35,8 +39,15 @@ class SharedPacing:
             while True:
                 paused = await self.paused_for(key)
                 if paused:
-                    await asyncio.sleep(paused)
+                    await self._sleep(paused)
                     continue
-                if interval <= 0 or await self._store.add(SLOT_NAMESPACE, key, "1", interval):
+                if interval <= 0:
                     return
-                await asyncio.sleep(min(self._poll, interval))
+                if await self._store.add(SLOT_NAMESPACE, key, repr(self._clock() + interval), interval):
+                    return
+                taken = await self._store.get(SLOT_NAMESPACE, key)
+                try:
+                    wait = float(taken) - self._clock() if taken else 0.0
+                except ValueError:   # written by an older version: it lasts at most one interval
+                    wait = interval
+                await self._sleep(max(STALE_WAIT, min(wait, interval)))

@@ -30,8 +30,10 @@ class StopRequests:
     tell "nothing runs" and "not yours" apart before asking."""
 
     def __init__(self, store: EphemeralStore, poll_seconds: float = 0.25, mark_ttl_seconds: float = 600.0,
-                 running_ttl_seconds: float = 30.0, clock=time.monotonic):
+                 running_ttl_seconds: float = 30.0, clock=time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep):
         self._store = store
+        self._sleep = sleep             # between two looks at the store
         self._poll = poll_seconds
         self._ttl = mark_ttl_seconds
         self._running_ttl = running_ttl_seconds
@@ -100,7 +102,7 @@ class StopRequests:
 
     async def _watch(self) -> None:
         while self._running:
-            await asyncio.sleep(self._poll)
+            await self._sleep(self._poll)
             await self._renew_announcements()
             for key, running in list(self._running.items()):
                 try:

@@ -8,7 +8,6 @@ from telegram import BotCommand, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from adapters.coordination.pacing import SharedPacing
 from adapters.telegram import texts
 from adapters.telegram.callbacks import Buttons
 from adapters.telegram.commands import Commands
@@ -41,10 +40,11 @@ class TelegramChannel:
         self.application = (Application.builder().token(tg.token).base_url(tg.api_base_url)
                             .base_file_url(file_url(tg.api_base_url)).updater(None).build())
         self.bot = self.application.bot
-        # Flood-control pauses, edit pacing, per-chat order and /cancel are shared by every worker (shared store).
-        sender = TelegramSender(self.bot, pacing=SharedPacing(services.ephemeral))
+        # Flood-control pauses, edit pacing, per-chat order and /cancel: shared by every worker through Redis, or
+        # in memory with one worker.
+        sender = TelegramSender(self.bot, pacing=services.coordination.pacing())
         self.parts = ChannelParts(services, sender, config)
-        self.lanes = ChatLanes(Answerer(self.parts), services.ephemeral)
+        self.lanes = ChatLanes(Answerer(self.parts), services.coordination)
         commands = Commands(self.parts, self.lanes)
         checkout = StarsCheckout(self.parts)
         self.stars_provider = StarsProvider(self.parts)

@@ -8,10 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Literal
 
-from adapters.coordination.lines import WaitingLine
-from adapters.coordination.locks import SharedLocks
-from adapters.coordination.stops import StopRequests
-from core.ports import EphemeralStore
+from adapters.coordination.ports import Coordination
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +51,15 @@ def chat_lock(chat_id: int) -> str:
 
 class ChatLanes:
     """Per-chat queues in this process, each with one task that answers its jobs one by one. Across workers:
-    a job takes a place in the chat's WaitingLine before its update is acknowledged, and answers while holding the
-    chat's SharedLocks lease, let in smallest update_id first; the running answer is registered with StopRequests
-    so /cancel reaches it from any worker. Without Redis all of this lives in the database's shared store."""
+    a job takes a place in the chat's waiting line before its update is acknowledged, and answers while holding the
+    chat's lock, let in smallest update_id first; the running answer is registered with the stop requests so
+    /cancel reaches it from any worker. With one worker (no Redis) all of this lives in memory."""
 
-    def __init__(self, answer: Answer, store: EphemeralStore):
+    def __init__(self, answer: Answer, coordination: Coordination):
         self._answer = answer
-        self._locks = SharedLocks(store)
-        self._line = WaitingLine(store)
-        self._stops = StopRequests(store)
+        self._locks = coordination.locks()
+        self._line = coordination.line()
+        self._stops = coordination.stops()
         self._lanes: dict[int, Lane] = {}
         self._closed = False
 

@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
-from adapters.coordination.pacing import SharedPacing
+from adapters.coordination.ports import Pacing
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,11 @@ def edit_key(chat_id: int) -> str:
 
 class TelegramSender:
     """One place that talks to Telegram for chats. A 429 makes only that chat wait (other chats go on), on every
-    worker when `pacing` (SharedPacing) is given; an edit that changes nothing counts as done; HTML Telegram
+    worker when `pacing` is shared; an edit that changes nothing counts as done; HTML Telegram
     refuses is sent again as plain text."""
 
     def __init__(self, bot: Bot, attempts: int = 4, clock: Callable[[], float] | None = None,
-                 pacing: SharedPacing | None = None):
+                 pacing: Pacing | None = None):
         self.bot = bot
         self._attempts = attempts
         self._blocked: dict[int, float] = {}

@@ -5,7 +5,6 @@ import asyncio
 import logging
 from typing import Awaitable
 
-from adapters.coordination.locks import SharedLocks
 from adapters.storage.wechat_inbox import TortoiseWeChatInbox
 from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
 from adapters.wechat.api import WeChatApi
@@ -33,8 +32,8 @@ class WeChatChannel:
         self.outbox = outbox
         self.passive = cfg.reply_mode == "passive"
         self._responder = WeChatResponder(services, cfg.welcome, cfg.menu, cfg.aliases, cfg.sources_prefix)
-        # One answer at a time per user, across workers (the lease outlives no crashed worker by long).
-        self._locks = SharedLocks(services.ephemeral, lease_seconds=cfg.answer_lease_seconds)
+        # One answer at a time per user, across workers (the lease outlives no crashed worker by long), or in memory.
+        self._locks = services.coordination.locks(lease_seconds=cfg.answer_lease_seconds)
         self.marks = MessageMarks(services.ephemeral, cfg.app_id, ATTEMPTS)
         self._tasks: set[asyncio.Task] = set()
         self.window = WeChatReplyWindow(

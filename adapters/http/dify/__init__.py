@@ -18,9 +18,7 @@ def install(app: web.Application, config: AppConfig) -> None:
     tasks = api[TASKS] = ReplyTasks()
 
     async def connect_tasks(services) -> None:
-        from adapters.coordination.stops import StopRequests
-
-        tasks.connect(StopRequests(services.ephemeral))
+        tasks.connect(services.coordination.stops())
         services.metrics.track_queue("dify_tasks", lambda: len(tasks))
         services.closers.append(tasks.close)
 

@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from adapters.coordination.stops import StopRequests
+from adapters.coordination.ports import Stops
 from core.chat import ChatEngine, ReplyEvent, ReplyStarted
 from core.domain import InboundMessage
 
@@ -80,13 +80,13 @@ class ReplyRun:
 
 class ReplyTasks:
     """Replies in flight by task_id, each stoppable only by the end user who started it, from any worker:
-    a stop asked on another worker reaches this one through the shared store (StopRequests)."""
+    a stop asked on another worker reaches this one through the shared store (Stops)."""
 
     def __init__(self) -> None:
         self._running: dict[str, tuple[str, ReplyRun]] = {}
-        self._stops: StopRequests | None = None
+        self._stops: Stops | None = None
 
-    def connect(self, stops: StopRequests) -> None:
+    def connect(self, stops: Stops) -> None:
         self._stops = stops
 
     def start(self, run: ReplyRun, user_id: str) -> None:
