@@ -152,7 +152,14 @@ class LedgerRepository(Protocol):
 
     async def release(self, hold_id: str) -> bool: ...
 
-    async def release_expired(self, now: datetime) -> int: ...
+    async def renew(self, hold_id: str, expires_at: datetime) -> bool:
+        """Move an active hold's expiry to `expires_at`; False (and nothing changes) when it is not active."""
+        ...
+
+    async def release_expired(self, now: datetime) -> int:
+        """Release every active hold whose expiry is at or before `now` (re-checked as each is released, so a
+        hold renewed meanwhile stays); how many were released."""
+        ...
 
     async def post(self, user_id: str, amount: int, kind: str, key: str, ref: str = "") -> LedgerEntry | None:
         """Credit (amount > 0) or debit (amount < 0, clamped so the balance stays >= held and >= 0).
@@ -217,3 +224,8 @@ class EphemeralStore(Protocol):
         ...
 
     async def delete(self, namespace: str, key: str) -> None: ...
+
+    async def incr(self, namespace: str, key: str, ttl_seconds: float, amount: int = 1) -> int:
+        """Add `amount` to a counter and return the new value, atomically across workers. A missing (or
+        expired) counter starts at 0 and lives `ttl_seconds` from then; later calls keep that expiry."""
+        ...

@@ -7,6 +7,17 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from adapters.storage.models import EphemeralRow
+from adapters.storage.sql import connection, sql, to_db_datetime
+
+# One statement, so two workers counting at once never lose a count (a row lock on PostgreSQL, the one
+# writer on SQLite). An expired row starts over, with a new expiry.
+_INCR = """INSERT INTO ephemeral (namespace, "key", "value", expires_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (namespace, "key") DO UPDATE SET
+  "value" = CASE WHEN ephemeral.expires_at <= ? THEN excluded."value"
+                 ELSE CAST(CAST(ephemeral."value" AS INTEGER) + ? AS TEXT) END,
+  expires_at = CASE WHEN ephemeral.expires_at <= ? THEN excluded.expires_at ELSE ephemeral.expires_at END
+RETURNING "value"
+"""
 
 
 def _now() -> datetime:
@@ -47,6 +58,14 @@ class DatabaseEphemeralStore:
 
     async def delete(self, namespace: str, key: str) -> None:
         await EphemeralRow.filter(namespace=namespace, key=key).delete()
+
+    async def incr(self, namespace: str, key: str, ttl_seconds: float, amount: int = 1) -> int:
+        now = _now()
+        conn = connection()
+        expires, now_db = to_db_datetime(now + timedelta(seconds=ttl_seconds)), to_db_datetime(now)
+        rows = await conn.execute_query_dict(sql(conn, _INCR), [namespace, key, str(amount), expires,
+                                                                now_db, amount, now_db])
+        return int(rows[0]["value"])
 
     async def purge_expired(self) -> int:
         return await EphemeralRow.filter(expires_at__lte=_now()).delete()
