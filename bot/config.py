@@ -136,7 +136,8 @@ class RoleConfig(Strict):
 
 class QuotaConfig(Strict):
     signup_grant: int = Field(20000, ge=0)
-    hold_ttl_seconds: int = Field(600, ge=10)
+    hold_ttl_seconds: int = Field(600, ge=10)      # the longest a hold lives, renewals included
+    hold_lease_seconds: float = Field(20, ge=1)     # a live reply renews its hold; a dead worker's lapses after this
 
 
 class ProductConfig(Strict):

@@ -96,7 +96,8 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
         ephemeral = RedisEphemeralStore(config.redis.url, config.redis.key_prefix)
     else:
         ephemeral = DatabaseEphemeralStore()
-    quota = QuotaLedger(repos.ledger, config.quota.hold_ttl_seconds)
+    quota = QuotaLedger(repos.ledger, config.quota.hold_ttl_seconds,
+                        hold_lease_seconds=config.quota.hold_lease_seconds)
     accounts = AccountService(repos.users, quota, ephemeral, repos.tx, config.quota.signup_grant,
                               config.rag.user_storage_mb * MB)
     conv_cfg = config.conversation
@@ -154,8 +155,8 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
         for hook in [*default_hooks(config), *(hooks or ())]:
             await hook(services)
         if background:
-            # A crashed worker's holds are freed soon after they expire, by whichever worker sweeps first.
-            sweep = min(30.0, config.quota.hold_ttl_seconds / 2)
+            # A dead worker's holds are freed soon after their lease lapses, by whichever worker sweeps first.
+            sweep = min(30.0, services.quota.lease_seconds / 2)
             services.periodic.every(sweep, services.quota.release_expired, "release expired quota holds")
             services.periodic.every(60, services.orders.sweep, "order payment sweep")
             services.periodic.every(300, services.ephemeral.purge_expired, "purge expired keys")  # type: ignore[attr-defined]

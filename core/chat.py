@@ -176,6 +176,8 @@ class _Run:
 
     async def stream(self, user_id: str, max_tokens: int, started: ReplyStarted) -> AsyncIterator[ReplyEvent]:
         request = ModelRequest(self.spec.name, self.prompt.turns, max_tokens)
+        # The hold is a lease: renewed while this reply runs, so only a dead worker's hold lapses.
+        self.lease = self.e._quota.lease(self.hold)
         try:
             yield started
             async for chunk in self.e._model.stream(request):
@@ -205,6 +207,7 @@ class _Run:
         return Usage(self.prompt.prompt_tokens, self.e._counter.count("".join(self.parts)))
 
     async def _finish(self, user_id: str, status: str) -> Message:
+        self.lease.stop()
         usage = self._measured_usage()
         entry = await self.e._quota.settle(self.hold, self.spec, usage, self.message_id)
         cost = -entry.amount if entry is not None else 0
@@ -216,6 +219,7 @@ class _Run:
         return message
 
     async def _fail(self, user_id: str) -> None:
+        self.lease.stop()
         await self.e._quota.release(self.hold)
         await self.e._messages.add(
             id=self.message_id, conversation_id=self.conversation.id, user_id=user_id, role="assistant",

@@ -1,6 +1,8 @@
 """QuotaLedger: what a reply may cost, holding it before the model call and settling after."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -8,6 +10,8 @@ from typing import Callable
 from core.domain import Hold, LedgerEntry, ModelSpec, Usage
 from core.errors import QuotaExceeded
 from core.ports import LedgerRepository
+
+log = logging.getLogger(__name__)
 
 # Our prompt count is an estimate of the provider's; hold a little more so the real cost fits.
 PROMPT_ESTIMATE_MARGIN = 1.1
@@ -28,25 +32,46 @@ def worst_case_cost(spec: ModelSpec, prompt_tokens: int) -> int:
 
 
 class QuotaLedger:
-    def __init__(self, ledger: LedgerRepository, hold_ttl_seconds: int = 600,
-                 clock: Callable[[], datetime] = utcnow):
+    """Holds are leases: taken for `hold_lease_seconds`, renewed by the live reply (see `lease`), and freed by
+    the sweep once a lease lapses, so a dead worker's hold blocks its user for one lease, not for the TTL.
+    `hold_ttl_seconds` caps a hold's whole life, renewals included."""
+
+    def __init__(self, ledger: LedgerRepository, hold_ttl_seconds: float = 600,
+                 clock: Callable[[], datetime] = utcnow, hold_lease_seconds: float = 20):
         self._ledger = ledger
         self._ttl = timedelta(seconds=hold_ttl_seconds)
+        self._lease = min(timedelta(seconds=hold_lease_seconds), self._ttl)
         self._clock = clock
+        self._renewers: set[asyncio.Task] = set()
+
+    @property
+    def lease_seconds(self) -> float:
+        return self._lease.total_seconds()
 
     async def hold(self, user_id: str, spec: ModelSpec, prompt_tokens: int, key: str) -> Hold:
         """Reserve the worst-case cost of one reply, or raise QuotaExceeded (and nothing is held)."""
         amount = worst_case_cost(spec, prompt_tokens)
         now = self._clock()
-        hold = await self._ledger.try_hold(user_id, amount, key, now + self._ttl)
+        hold = await self._ledger.try_hold(user_id, amount, key, now + self._lease)
         if hold is None:
-            # A crashed worker's hold may be what blocks this user: free expired holds, then retry once.
+            # A crashed worker's hold may be what blocks this user: free lapsed holds, then retry once.
             if await self._ledger.release_expired(now):
-                hold = await self._ledger.try_hold(user_id, amount, key, now + self._ttl)
+                hold = await self._ledger.try_hold(user_id, amount, key, now + self._lease)
         if hold is None:
             raise QuotaExceeded(f"This reply may cost up to {amount} tokens and your balance does not cover it. "
                                 "Buy a pack to continue.")
         return hold
+
+    async def renew(self, hold: Hold, deadline: datetime) -> bool:
+        """Extend a live hold by one lease (never past `deadline`); False when it is no longer active."""
+        return await self._ledger.renew(hold.id, min(self._clock() + self._lease, deadline))
+
+    def lease(self, hold: Hold) -> "HoldLease":
+        """Start renewing `hold` in the background until the returned lease is stopped."""
+        lease = HoldLease(self, hold, self._clock() + self._ttl)
+        self._renewers.add(lease.task)
+        lease.task.add_done_callback(self._renewers.discard)
+        return lease
 
     async def settle(self, hold: Hold, spec: ModelSpec, usage: Usage, message_id: str) -> LedgerEntry | None:
         """Charge the real cost of a reply (once per message) and free its hold."""
@@ -64,3 +89,38 @@ class QuotaLedger:
 
     async def debit(self, user_id: str, amount: int, kind: str, key: str, ref: str = "") -> LedgerEntry | None:
         return await self._ledger.post(user_id, -amount, kind, key, ref)
+
+
+class HoldLease:
+    """Renews one reply's hold every third of a lease, so two missed renewals still leave it held."""
+
+    def __init__(self, quota: QuotaLedger, hold: Hold, deadline: datetime):
+        self._quota = quota
+        self._hold = hold
+        self._deadline = deadline
+        self._stopped = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"renew hold {hold.id}")
+
+    def stop(self) -> None:
+        """The reply is over: renew no more. Never interrupts a renewal already sent (that one is harmless:
+        it only touches a hold that is still active)."""
+        self._stopped.set()
+
+    async def _run(self) -> None:
+        every = self._quota.lease_seconds / 3
+        while True:
+            try:
+                await asyncio.wait_for(self._stopped.wait(), every)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                renewed = await self._quota.renew(self._hold, self._deadline)
+            except Exception:
+                log.warning("renewing quota hold %s failed; will retry", self._hold.id, exc_info=True)
+                continue
+            if not renewed and not self._stopped.is_set():
+                # Swept after a lapse (the database or this worker stalled for a whole lease), or past the TTL:
+                # the settlement still charges the reply, capped by what the user has left.
+                log.warning("quota hold %s lapsed while its reply was still running", self._hold.id)
+                return

@@ -67,6 +67,9 @@ _RELEASE_HOLD = ("UPDATE quota_holds SET status = 'released' WHERE id = ? AND st
                  "RETURNING user_id, amount")
 _UNHOLD = "UPDATE users SET held = held - ? WHERE id = ?"
 
+# A lease renewal: one statement that touches nothing once the hold was settled, released or swept.
+_RENEW = "UPDATE quota_holds SET expires_at = ? WHERE id = ? AND status = 'active'"
+
 
 async def _one_statement(query: str, values: list) -> list[dict]:
     """Run one PostgreSQL statement. Inside a caller's transaction it gets a savepoint, so that a duplicate key
@@ -132,17 +135,20 @@ class TortoiseLedger:
             await conn.execute_query(sql(conn, _UNHOLD), [rows[0]["amount"], rows[0]["user_id"]])
             return True
 
-    async def _free(self, hold: HoldRow, status: str) -> bool:
-        if not await HoldRow.filter(id=hold.id, status="active").update(status=status):
-            return False
-        await UserRow.filter(id=hold.user_id).update(held=F("held") - hold.amount)
-        return True
+    async def renew(self, hold_id: str, expires_at: datetime) -> bool:
+        conn = connection()
+        changed, _ = await conn.execute_query(sql(conn, _RENEW), [to_db_datetime(expires_at), hold_id])
+        return bool(changed)
 
     async def release_expired(self, now: datetime) -> int:
         freed = 0
         for hold in await HoldRow.filter(status="active", expires_at__lte=now).limit(500):
             async with in_transaction():
-                freed += await self._free(hold, "expired")
+                # The expiry is checked again as the row is written: a renewal that landed since the SELECT
+                # keeps the hold, and a settle or release that did leaves it to them (only one moves it).
+                if await HoldRow.filter(id=hold.id, status="active", expires_at__lte=now).update(status="expired"):
+                    await UserRow.filter(id=hold.user_id).update(held=F("held") - hold.amount)
+                    freed += 1
         return freed
 
     async def post(self, user_id: str, amount: int, kind: str, key: str, ref: str = "") -> LedgerEntry | None:
