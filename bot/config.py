@@ -194,6 +194,11 @@ class WeChatConfig(Strict):
     app_secret: str = ""
     token: str = ""
     encoding_aes_key: str = ""
+    # Which callbacks are accepted: plaintext (明文), compatible (兼容: both) or safe (安全: encrypted only).
+    # Unset: safe when encoding_aes_key is set, else plaintext. Refused callbacks get 403.
+    encryption: Literal["plaintext", "compatible", "safe"] = Field(None, validate_default=True)
+    # A signed callback whose timestamp is further than this from now is refused (replay protection).
+    timestamp_tolerance_seconds: float = Field(300, ge=30, le=3600)
     reply_mode: Literal["customer_service", "passive"] = "customer_service"
     api_base_url: str = "https://api.weixin.qq.com"
     welcome: str = "Welcome! Send any message to start chatting."
@@ -209,6 +214,17 @@ class WeChatConfig(Strict):
     # A worker's claim on a message it is answering (and on its user's turn); a dead worker's messages are
     # answered by another worker once it runs out.
     answer_lease_seconds: float = Field(30.0, ge=1)
+
+    @field_validator("encryption", mode="before")
+    @classmethod
+    def _encryption_fits_the_key(cls, value: Any, info) -> Any:
+        has_key = bool(info.data.get("encoding_aes_key"))
+        if value in (None, ""):
+            return "safe" if has_key else "plaintext"
+        if value in ("compatible", "safe") and not has_key:
+            raise ValueError(f"'{value}' needs encoding_aes_key (the 43-character EncodingAESKey from the "
+                             "WeChat console); without one only 'plaintext' is possible")
+        return value
 
     @model_validator(mode="after")
     def _needs_secrets(self) -> "WeChatConfig":

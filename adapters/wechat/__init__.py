@@ -16,13 +16,18 @@ def install(app: web.Application, config) -> None:
     from adapters.wechat.channel import WeChatChannel
     from adapters.wechat.codec import WeChatCodec
     from adapters.wechat.inbox import worker_name
+    from adapters.wechat.marks import SeenQueries
     from bot.app import SERVICE_HOOKS, SERVICES
 
     async def build(services) -> None:
         api = WeChatApi(cfg.api_base_url, cfg.app_id, cfg.app_secret, services.ephemeral)
-        channel = WeChatChannel(services, WeChatCodec(cfg.token, cfg.app_id, cfg.encoding_aes_key), api,
+        codec = WeChatCodec(cfg.token, cfg.app_id, cfg.encoding_aes_key, encryption=cfg.encryption,
+                            tolerance_seconds=cfg.timestamp_tolerance_seconds)
+        channel = WeChatChannel(services, codec, api,
                                 TortoiseWeChatOutbox(), TortoiseWeChatInbox(worker_name(), cfg.answer_lease_seconds))
         services.extras["wechat"] = channel
+        services.extras["wechat_queries"] = SeenQueries(services.ephemeral, cfg.app_id,
+                                                        cfg.timestamp_tolerance_seconds)
         services.metrics.track_queue("wechat_answers", channel.in_progress)
         owed = {"parts": 0}
 

@@ -17,9 +17,11 @@ from core.errors import Forbidden, InvalidRequest
 
 # WeChat's callbacks are a few hundred bytes; anything near this is not from WeChat.
 MAX_BODY_BYTES = 64 * 1024
-# A signed request older (or newer) than this is refused even with a valid signature: together with the
-# message dedupe (kept longer than this) a captured callback cannot be replayed.
-MAX_CLOCK_SKEW_SECONDS = 24 * 3600
+# A signed request older (or newer) than this is refused even with a valid signature. Within it, the shared
+# store remembers each signed query with its body (see marks.SeenQueries), so a captured query cannot carry
+# another body. channels.wechat.timestamp_tolerance_seconds.
+DEFAULT_TOLERANCE_SECONDS = 300
+ENCRYPTIONS = ("plaintext", "compatible", "safe")
 _XML_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -44,11 +46,16 @@ def signature_of(*parts: str) -> str:
 
 
 class WeChatCodec:
-    def __init__(self, token: str, app_id: str, encoding_aes_key: str = "", clock: Callable[[], float] = time.time):
+    def __init__(self, token: str, app_id: str, encoding_aes_key: str = "", clock: Callable[[], float] = time.time,
+                 *, encryption: str | None = None, tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS):
         self._token = token
         self._app_id = app_id
         self._crypto = WeChatCrypto(token, encoding_aes_key, app_id) if encoding_aes_key else None
         self._clock = clock
+        self.encryption = encryption or ("safe" if encoding_aes_key else "plaintext")
+        if self.encryption not in ENCRYPTIONS:
+            raise ValueError(f"unknown encryption mode {self.encryption!r}")
+        self.tolerance_seconds = tolerance_seconds
 
     def handshake(self, query: Mapping[str, str]) -> str:
         """The echostr to send back when the GET verification request is signed with our token."""
@@ -56,7 +63,9 @@ class WeChatCodec:
         return query.get("echostr", "")
 
     def check_query(self, query: Mapping[str, str]) -> None:
-        """Refuse (403) before reading the body: missing, stale or (in plaintext mode) wrong signatures."""
+        """Refuse (403) before reading the body: a mode `encryption` does not allow, a missing or stale
+        signature, or (for plaintext callbacks) a wrong one."""
+        self._check_mode(query)
         if _is_encrypted(query):
             self._check_timestamp(query)
             if not query.get("msg_signature") or not query.get("nonce"):
@@ -86,12 +95,23 @@ class WeChatCodec:
 
     # --- checks ---
 
+    def _check_mode(self, query: Mapping[str, str]) -> None:
+        encrypted = _is_encrypted(query)
+        if not encrypted and self.encryption == "safe":
+            # Safe mode means the body is authenticated (msg_signature covers the ciphertext); a plaintext
+            # callback's signature covers only timestamp and nonce, so it would let a captured query carry any body.
+            raise Forbidden("Plaintext callbacks are refused: channels.wechat.encryption is 'safe'.",
+                            reason="encryption_refused")
+        if encrypted and self.encryption == "plaintext" and self._crypto is not None:
+            raise Forbidden("Encrypted callbacks are refused: channels.wechat.encryption is 'plaintext'.",
+                            reason="encryption_refused")
+
     def _check_timestamp(self, query: Mapping[str, str]) -> None:
         try:
             stamp = int(query.get("timestamp", ""))
         except ValueError:
             raise Forbidden("Missing or invalid timestamp.", reason="bad_signature") from None
-        if abs(self._clock() - stamp) > MAX_CLOCK_SKEW_SECONDS:
+        if abs(self._clock() - stamp) > self.tolerance_seconds:
             raise Forbidden("The request's timestamp is too far from now.", reason="stale_request")
 
     def _check_plain_signature(self, query: Mapping[str, str]) -> None:

@@ -1,10 +1,15 @@
-"""MessageMarks: what every worker knows about a MsgId, in the shared store: seen, being answered, answered, tries."""
+"""What every worker knows, in the shared store: about a MsgId (seen, being answered, answered, tries), and
+which signed callback queries were used with which body."""
 from __future__ import annotations
+
+import hashlib
+from typing import Mapping
 
 from core.ports import EphemeralStore
 
 SEEN = "wechat-seen"
 TRIES = "wechat-try"
+QUERIES = "wechat-query"
 GENERATING = "generating"
 ANSWERED = "answered"
 SEEN_TTL_SECONDS = 7 * 24 * 3600   # a MsgId is answered once, ever: far longer than WeChat ever retries
@@ -38,3 +43,28 @@ class MessageMarks:
             if await self._store.add(TRIES, f"{self._key(msg_key)}:{n}", "1", TRIES_TTL_SECONDS):
                 return n
         return self._max_tries + 1
+
+
+class SeenQueries:
+    """Each signed query (timestamp, nonce) is good for one body: WeChat's retry resends the same bytes and is
+    let through; the same query with any other body is a replay.
+
+    A plaintext callback's signature covers only token, timestamp and nonce, so without this memory one
+    captured query would carry any body from any openid. The signature is a function of (token, timestamp,
+    nonce), so (timestamp, nonce) names the query, whichever mode (and signature field) it came in.
+    """
+
+    def __init__(self, store: EphemeralStore, account: str, tolerance_seconds: float):
+        self._store = store
+        self._account = account
+        # A query is accepted while |now - timestamp| <= tolerance: at most 2 x tolerance after its first use.
+        self._ttl = 2 * tolerance_seconds + 60
+
+    async def admit(self, query: Mapping[str, str], body: bytes) -> bool:
+        """True for a query never seen before (it is remembered with this body, on every worker at once) or seen
+        with exactly this body; False for a seen query with another body."""
+        key = f"{self._account}:{query.get('timestamp', '')}:{query.get('nonce', '')}"
+        digest = hashlib.sha256(body).hexdigest()
+        if await self._store.add(QUERIES, key, digest, self._ttl):
+            return True
+        return await self._store.get(QUERIES, key) == digest

@@ -4,7 +4,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.wechat.codec import MAX_BODY_BYTES
-from core.errors import InvalidRequest
+from adapters.wechat.marks import SeenQueries
+from core.errors import Forbidden, InvalidRequest
+
+# What the GET check's query is remembered with: no POST body (always XML) can equal it.
+HANDSHAKE = b"\0handshake"
 
 
 def channel_of(request: web.Request):
@@ -13,8 +17,16 @@ def channel_of(request: web.Request):
     return request.app[SERVICES].extras["wechat"]
 
 
+def seen_queries_of(request: web.Request) -> SeenQueries:
+    from bot.app import SERVICES
+
+    return request.app[SERVICES].extras["wechat_queries"]
+
+
 async def handshake(request: web.Request) -> web.Response:
     echostr = channel_of(request).codec.handshake(request.query)
+    # The check's signature is a callback's signature too: remembered, so it cannot be reused for a POST.
+    await _admit(request, HANDSHAKE)
     return web.Response(text=echostr, content_type="text/plain")
 
 
@@ -23,9 +35,16 @@ async def callback(request: web.Request) -> web.Response:
     channel.codec.check_query(request.query)  # refuse forged calls before reading anything
     body = await _read_limited(request)
     cb = channel.codec.decode(request.query, body)
+    # Only a verified callback is remembered: forged or broken ones never use up a query.
+    await _admit(request, body)
     answer = await channel.handle(cb)
     content_type = "application/xml" if answer.startswith("<") else "text/plain"
     return web.Response(text=answer, content_type=content_type)
+
+
+async def _admit(request: web.Request, body: bytes) -> None:
+    if not await seen_queries_of(request).admit(request.query, body):
+        raise Forbidden("This signed query was already used with another body.", reason="replayed_request")
 
 
 async def _read_limited(request: web.Request) -> bytes:

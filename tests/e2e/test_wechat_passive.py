@@ -18,10 +18,10 @@ MORE = "（未完，发送任意消息继续）"
 
 @pytest.fixture
 def passive(wx, fake_llm, tmp_path):
-    def make(aes_key: str = ""):
+    def make(aes_key: str = "", **wechat):
         return wechat_config(tmp_path, fake_llm.base_url, wx, aes_key, reply_mode="passive",
                              passive_window_seconds=WINDOW, callback_timeout_seconds=TIMEOUT,
-                             pending_text=PENDING, more_text=MORE)
+                             pending_text=PENDING, more_text=MORE, **wechat)
     return make
 
 
@@ -93,7 +93,7 @@ async def test_a_long_answer_continues_over_the_next_messages(wx, start_app, fak
 @pytest.mark.parametrize("mode", ["plaintext", "compatible", "safe"])
 async def test_replies_are_encrypted_like_the_callback(wx, start_app, fake_llm, passive, mode) -> None:
     key = new_encoding_aes_key()
-    running = await start_app(passive(key))
+    running = await start_app(passive(key, encryption="compatible"))   # compatible: both kinds accepted
     client = client_for(running, wx, mode, key)
     reply = await client.post(client.text("o-e", f"你好 {mode}"), timeout=TIMEOUT)   # read_reply verifies
     assert reply.content == f"Echo: 你好 {mode}"

@@ -25,7 +25,7 @@ async def test_url_verification(wx, start_app, fake_llm, tmp_path, aes_key) -> N
 @pytest.mark.parametrize("mode", MODES)
 async def test_forged_signatures_are_refused_and_nothing_is_processed(wx, start_app, fake_llm, tmp_path, aes_key,
                                                                       mode) -> None:
-    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx, aes_key))
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx, aes_key, encryption="compatible"))
     client = client_for(running, wx, mode, aes_key)
     xml = client.text("o-f", "genuine at last", msg_id=9001)
     target = "signature" if mode == "plaintext" else "msg_signature"
@@ -75,9 +75,9 @@ async def test_unreadable_ciphertext_with_a_valid_signature_is_refused(wx, start
     assert fake_llm.chat_requests == []
 
 
-async def test_plaintext_still_accepted_when_a_key_is_set(wx, start_app, fake_llm, tmp_path, aes_key) -> None:
-    """WeChat sends plaintext callbacks for a while after the account switches to safe mode."""
-    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx, aes_key))
+async def test_plaintext_still_accepted_in_compatible_mode(wx, start_app, fake_llm, tmp_path, aes_key) -> None:
+    """encryption: compatible (WeChat's transition mode) takes plaintext callbacks while a key is set."""
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx, aes_key, encryption="compatible"))
     client = client_for(running, wx, "plaintext")
     assert (await client.post(client.text("o-p", "plain"))).body == "success"
     assert await wx.wait_sent("o-p", 1) == ["Echo: plain"]

@@ -40,6 +40,19 @@ def client_for(running, wx: FakeWeChat, mode: str = "plaintext", aes_key: str = 
                                 encoding_aes_key=aes_key, mode=mode)
 
 
+async def stored_state() -> dict[str, Any]:
+    """What a processed callback would leave behind in the app's database: users, identities, the ledger and
+    stored messages (compared before and after an attack)."""
+    from adapters.storage.models import IdentityRow, LedgerRow, MessageRow, UserRow
+
+    return {
+        "users": sorted(await UserRow.all().values_list("id", "balance", "held")),
+        "identities": sorted(await IdentityRow.all().values_list("channel", "external_id", "user_id")),
+        "ledger": await LedgerRow.all().count(),
+        "messages": await MessageRow.all().count(),
+    }
+
+
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0, every: float = 0.02) -> None:
     """Poll a condition that has no event to wait on (a database row appearing)."""
     deadline = time.monotonic() + timeout
@@ -50,4 +63,4 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0, eve
 
 
 __all__ = ["CALLBACK_TOKEN", "GRANT", "FakeWeChat", "WeChatCallbackClient", "client_for", "new_encoding_aes_key",
-           "until", "wechat_config", "wx_fixture"]
+           "stored_state", "until", "wechat_config", "wx_fixture"]

@@ -84,6 +84,7 @@ class WeChatCallbackClient:
         self.account = account
         self.aes = WeChatAes(encoding_aes_key, app_id) if encoding_aes_key else None
         self._msg_ids = iter(range(int(time.time() * 1000), 2**63))
+        self.sent: list[tuple[dict[str, str], str]] = []   # every (query, body) posted, as an eavesdropper saw it
 
     # --- messages as WeChat sends them ---
 
@@ -120,11 +121,14 @@ class WeChatCallbackClient:
 
     # --- signing and encryption ---
 
-    def sign(self, xml: str, *, forge: str | None = None, token: str | None = None) -> tuple[dict[str, str], str]:
+    def sign(self, xml: str, *, forge: str | None = None, token: str | None = None, timestamp: int | None = None,
+             nonce: str | None = None) -> tuple[dict[str, str], str]:
         """Query parameters and body for a callback. `forge`: "signature" or "msg_signature" is replaced
-        by a wrong value, "missing" drops it; `token` signs with another token."""
+        by a wrong value, "missing" drops it; `token` signs with another token; `timestamp` and `nonce`
+        replace now and a random nonce (the signature is still made properly over them)."""
         token = token or self.token
-        timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
+        timestamp = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce if nonce is not None else str(secrets.randbelow(10**10))
         params = {"signature": sha1_signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
                   "openid": _field(xml, "FromUserName")}
         body = xml
@@ -146,6 +150,11 @@ class WeChatCallbackClient:
     async def post(self, xml: str, *, timeout: float | None = None, **sign: str) -> Answer:
         """One callback; raises asyncio.TimeoutError when no answer comes within `timeout` (WeChat gives up)."""
         params, body = self.sign(xml, **sign)
+        return await self.send(params, body, timeout=timeout)
+
+    async def send(self, params: dict[str, str], body: str, *, timeout: float | None = None) -> Answer:
+        """POST this exact query and body (a retry, or an attacker's replay of a captured query)."""
+        self.sent.append((dict(params), body))
         started = time.monotonic()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
             async with http.post(self.url, params=params, data=body.encode(),
@@ -163,10 +172,13 @@ class WeChatCallbackClient:
                 continue
         return None, attempts
 
-    async def handshake(self, echostr: str, *, forge: bool = False) -> tuple[int, str]:
-        timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
-        signature = "0" * 40 if forge else sha1_signature(self.token, timestamp, nonce)
-        params = {"signature": signature, "timestamp": timestamp, "nonce": nonce, "echostr": echostr}
+    async def handshake(self, echostr: str, *, forge: bool = False, timestamp: int | None = None,
+                        nonce: str | None = None) -> tuple[int, str]:
+        timestamp_ = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce if nonce is not None else str(secrets.randbelow(10**10))
+        signature = "0" * 40 if forge else sha1_signature(self.token, timestamp_, nonce)
+        params = {"signature": signature, "timestamp": timestamp_, "nonce": nonce, "echostr": echostr}
+        self.sent.append((dict(params), ""))
         async with aiohttp.ClientSession() as http:
             async with http.get(self.url, params=params) as resp:
                 return resp.status, await resp.text()
