@@ -1,6 +1,7 @@
 """The whole config.yaml as one pydantic model, with ${VAR} / ${VAR:-default} / ${VAR:+word} substitution."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from decimal import Decimal
@@ -28,6 +29,19 @@ class ServerConfig(Strict):
     # A streamed answer whose client hung up keeps going this long, so the client can resume it (Last-Event-ID);
     # then, if nobody resumed it, the model call is stopped and what was generated is charged. 0: stop at once.
     sse_resume_seconds: float = Field(10.0, ge=0)
+    # Peers (addresses or CIDR networks) whose X-Forwarded-For is believed: the reverse proxies in front of
+    # the workers ("127.0.0.1" behind the shipped nginx). Empty: the client address is the TCP peer's.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or CIDR network like 10.0.0.0/8") from None
+        return [p.strip() for p in proxies]
 
 
 class DatabaseConfig(Strict):

@@ -27,6 +27,7 @@ from core.catalog import ModelCatalog
 from core.chat import ChatEngine, EngineSettings
 from core.conversations import ConversationService
 from core.domain import ModelSpec, Product, Role
+from core.limits import FailureLimiter
 from core.login import QrLoginService
 from core.orders import OrderService
 from core.ports import ChatModel, EphemeralStore, TokenCounter
@@ -73,6 +74,8 @@ class Services:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Chat locks, waiting lines, edit pacing, stop requests: in this process, or shared through Redis.
     coordination: Coordination = field(default_factory=LocalCoordination)
+    # Failed guesses (link codes, login QR tickets, API keys, OAuth states) per client, shared by every worker.
+    failures: FailureLimiter | None = None
 
 
 def model_specs(config: AppConfig) -> list[ModelSpec]:
@@ -98,8 +101,9 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
         ephemeral = DatabaseEphemeralStore()
     quota = QuotaLedger(repos.ledger, config.quota.hold_ttl_seconds,
                         hold_lease_seconds=config.quota.hold_lease_seconds)
+    failures = FailureLimiter(ephemeral)
     accounts = AccountService(repos.users, quota, ephemeral, repos.tx, config.quota.signup_grant,
-                              config.rag.user_storage_mb * MB)
+                              config.rag.user_storage_mb * MB, failures)
     conv_cfg = config.conversation
     summarizer = None
     if conv_cfg.summary.enabled and config.llm.providers:
@@ -115,6 +119,7 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
     services = Services(config, repos, catalog, model, counter, quota, accounts,
                         ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
                         ephemeral, Periodic(), QrLoginService(ephemeral), metrics)
+    services.failures = failures
     services.closers.append(model.close)
     # One worker (no redis.url) coordinates in memory: no database round trips for what need not outlive it.
     services.coordination = SharedCoordination(ephemeral) if config.redis.url else LocalCoordination()

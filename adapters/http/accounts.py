@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.http.auth import client_bucket
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.schemas import (
     ApiKeyOut, LedgerEntryOut, ListQuery, MeOut, NewUser, NewUserOut, PageOut, TokenOut, TokenRequest,
@@ -22,12 +23,15 @@ async def issue_token(call: Call) -> TokenOut:
     services = services_of(call.request)
     tokens = signer(call.request)
     tokens.require_enabled()  # refuse before a code is spent
+    client = client_bucket(call.request)
     if body.qrcode is not None:
-        user_id = await services.qr_login.redeem(body.qrcode)
+        # Polling a pending login is fine; unknown or used tickets count as failures of this address.
+        async with services.failures.attempt("qrcode:" + client):
+            user_id = await services.qr_login.redeem(body.qrcode)
     else:
         # A signed-in caller redeeming a code links their account into the code's account.
         caller = call.principal.user_id if call.principal else None
-        user_id = (await services.accounts.redeem_link_code(body.magic_code, caller)).id
+        user_id = (await services.accounts.redeem_link_code(body.magic_code, caller, attempt_by=client)).id
     return token_answer(tokens, user_id)
 
 

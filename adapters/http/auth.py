@@ -1,7 +1,9 @@
 """Who is calling: resolve a request's bearer token or API key to a Principal (user and/or admin)."""
 from __future__ import annotations
 
+import functools
 import hmac
+import ipaddress
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -21,6 +23,55 @@ def _config(request: web.Request):
     return request.app[CONFIG]
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def client_address(request: web.Request) -> str:
+    """Who sent the request: the TCP peer; when the peer is one of `server.trusted_proxies`, the right-most
+    address in X-Forwarded-For that is not a trusted proxy (each proxy appends the address it saw, so what a
+    client wrote itself sits further left and is never believed). A peer that is not trusted cannot forward."""
+    peer = _address(request.remote or "")
+    if peer is None:
+        return request.remote or "unknown"
+    trusted = _networks(tuple(_config(request).server.trusted_proxies))
+    if not any(peer in net for net in trusted):
+        return str(peer)
+    hops = [h for header in request.headers.getall("X-Forwarded-For", ()) for h in header.split(",")]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:   # garbage where a proxy should have written an address: believe only the peer
+            return str(peer)
+        if not any(address in net for net in trusted):
+            return str(address)
+        peer = address
+    return str(peer)    # every hop was a trusted proxy: the left-most one
+
+
+def client_bucket(request: web.Request) -> str:
+    """The failure-limit bucket of the client address; IPv6 by its /64, which one subscriber usually holds."""
+    address = _address(client_address(request))
+    if isinstance(address, ipaddress.IPv6Address):
+        return "ip:" + str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return f"ip:{address or client_address(request)}"
+
+
+def failure_limiter(request: web.Request):
+    from bot.app import SERVICES
+
+    return request.app[SERVICES].failures
+
+
 def _is_admin_key(request: web.Request, key: str) -> bool:
     return any(hmac.compare_digest(key, k) for k in _config(request).security.admin_api_keys)
 
@@ -33,13 +84,19 @@ async def authenticate(request: web.Request) -> Principal | None:
     key = request.headers.get("X-API-Key")
     if key and _is_admin_key(request, key):
         return Principal(None, is_admin=True)
-    resolver = request.app.get(CREDENTIAL_RESOLVER)
-    if resolver is not None:
-        principal = await resolver(request)
-        if principal is not None:
-            return principal
-    if key or request.headers.get("Authorization"):
-        raise Unauthorized("The API key or token is not valid.")
+    try:
+        resolver = request.app.get(CREDENTIAL_RESOLVER)
+        if resolver is not None:
+            principal = await resolver(request)
+            if principal is not None:
+                return principal
+        if key or request.headers.get("Authorization"):
+            raise Unauthorized("The API key or token is not valid.")
+    except Unauthorized:
+        # Guessing keys or forging tokens: 429 after 10 failures a minute from one address. A valid key is
+        # never refused, so nobody sharing the address is locked out by someone else's bad guesses.
+        await failure_limiter(request).fail("credentials:" + client_bucket(request))
+        raise
     return None
 
 

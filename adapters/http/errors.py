@@ -44,7 +44,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except DomainError as e:
-        return error_response(request, e.status, e.reason, e.message)
+        retry_after = getattr(e, "retry_after", None)  # a limit says how long to wait
+        extra = {"Retry-After": str(retry_after)} if retry_after else {}
+        return error_response(request, e.status, e.reason, e.message, **extra)
     except web.HTTPException as e:
         if e.status < 400:
             raise

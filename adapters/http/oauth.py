@@ -7,6 +7,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from adapters.http.accounts import token_answer
+from adapters.http.auth import client_bucket
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.oauth_client import OAuthClient
 from adapters.http.schemas import Out, TokenOut
@@ -59,8 +60,15 @@ async def list_providers(call: Call) -> ProvidersOut:
 
 
 async def callback(call: Call) -> TokenOut:
-    q: CallbackQuery = call.query
     states = _states(call)
+    # Forged or replayed states and bad codes count as failures of the client address (429 after 10 a minute).
+    async with services_of(call.request).failures.attempt("oauth:" + client_bucket(call.request)):
+        user_id = await _sign_in(call, states)
+    return token_answer(signer(call.request), user_id)
+
+
+async def _sign_in(call: Call, states: TokenSigner) -> str:
+    q: CallbackQuery = call.query
     try:
         name, _, nonce = states.verify(q.state).partition(":")
     except Unauthorized:
@@ -77,7 +85,7 @@ async def callback(call: Call) -> TokenOut:
                            reason="oauth_denied")
     profile = await client.profile(q.code)
     user = await services.accounts.ensure_user(Identity(f"oauth:{name}", profile.external_id), profile.name)
-    return token_answer(signer(call.request), user.id)
+    return user.id
 
 
 def install(app: web.Application, prefix: str, config: AppConfig) -> None:

@@ -152,7 +152,7 @@ class Commands:
     async def _redeem(self, update: Update, code: str) -> None:
         assert update.effective_user is not None
         user = await self._parts.user(update.effective_user)
-        joined = await self._parts.services.accounts.redeem_link_code(code, user.id)
+        joined = await self._parts.services.accounts.redeem_link_code(code, user.id, attempt_by=f"user:{user.id}")
         await self._parts.say(update, f"Linked: this chat now uses the account {joined.name}, "
                                       f"balance {joined.balance:,} tokens.")
 

@@ -1,13 +1,34 @@
 """Text commands in WeChat (/new, /role, /balance, /buy, /link, /help), their aliases and menu keys."""
 from __future__ import annotations
 
+import time
+
 from core.domain import User
 from core.errors import DomainError
+from core.login import LoginRequest
 
 HELP = ("Commands:\n/new — start a new conversation\n/role [NAME] — list roles, or talk to one\n"
         "/balance — your tokens\n/buy [ID] — list products, or buy one\n/link [CODE] — link another chat account\n"
         "/help — this list")
 WECHAT_PAY = "wechat_native"
+CONFIRM_WORDS = ("确认", "確認", "confirm", "/confirm")
+LOGIN_CONFIRMED = "Login confirmed. You can go back to the web page."
+NOTHING_TO_CONFIRM = "There is no sign-in waiting for your confirmation (a login QR code lives 5 minutes)."
+
+
+def is_confirm_word(text: str) -> bool:
+    return text.strip().casefold() in CONFIRM_WORDS
+
+
+def confirm_prompt(request: LoginRequest, now: float | None = None) -> str:
+    """The message after a login QR is scanned: what asks to sign in, and how to allow it."""
+    now = time.time() if now is None else now
+    asked = time.strftime("%H:%M UTC", time.gmtime(request.opened_at))
+    minutes = max(1, request.seconds_left(now) // 60)
+    who = request.requester or "a web browser"
+    return (f"Sign-in request: {who} asked at {asked} to sign in to your account.\n"
+            f"If that was you, reply 确认 (or confirm) within {minutes} minutes.\n"
+            "If it was not you, ignore this message: nobody is signed in without your confirmation.")
 
 
 def normalize_command(text: str, aliases: dict[str, str]) -> str | None:
@@ -39,7 +60,8 @@ class WeChatCommands:
         name, _, arg = command.strip().partition(" ")
         name, arg = name.lower().lstrip("/"), arg.strip()
         handler = {"new": self._new, "role": self._role, "balance": self._balance, "buy": self._buy,
-                   "link": self._link, "help": self._help, "start": self._help}.get(name)
+                   "link": self._link, "help": self._help, "start": self._help,
+                   "confirm": self._confirm}.get(name)
         if handler is None:
             return f"Unknown command /{name}.\n\n{HELP}"
         try:
@@ -89,11 +111,14 @@ class WeChatCommands:
                 f"Pay with WeChat Pay: {order.payment_ref}\n"
                 "Your tokens are added as soon as the payment arrives.")
 
+    async def _confirm(self, user: User, chat_key: str, arg: str) -> str:
+        return LOGIN_CONFIRMED if await self._s.qr_login.confirm(user.id) else NOTHING_TO_CONFIRM
+
     async def _link(self, user: User, chat_key: str, arg: str) -> str:
         accounts = self._s.accounts
         if not arg:
             code = await accounts.new_link_code(user.id)
             return (f"Your link code: {code} (valid 5 minutes, single use). Send /link {code} in the other chat, "
                     "or use it on the web.")
-        joined = await accounts.redeem_link_code(arg, user.id)
+        joined = await accounts.redeem_link_code(arg, user.id, attempt_by=f"user:{user.id}")
         return f"Linked. This chat now shares one account: balance {joined.balance} tokens."

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from adapters.http.auth import client_address
 from adapters.wechat.api import WeChatApiError
 from adapters.wechat.responder import LOGIN_SCENE_PREFIX
 from adapters.wechat.webhook import channel_of
@@ -48,8 +49,15 @@ class SlidingWindowLimiter:
 LIMITER = web.AppKey("wechat_qr_limiter", SlidingWindowLimiter)
 
 
+def requester_of(request: web.Request) -> str:
+    """What is asking to sign in, as the scanner will read it: the browser's own name for itself and its address."""
+    agent = "".join(ch for ch in request.headers.get("User-Agent", "") if ch.isprintable()).strip()
+    agent = agent[:120] + ("…" if len(agent) > 120 else "")
+    return f"a web browser{f' ({agent})' if agent else ''} at {client_address(request)}"
+
+
 async def create_login_qrcode(request: web.Request) -> web.Response:
-    request.app[LIMITER].check(request.remote or "unknown")
+    request.app[LIMITER].check(client_address(request))
     channel = channel_of(request)
     scene = LOGIN_SCENE_PREFIX + secrets.token_urlsafe(24)
     answer = await channel.api.create_qrcode(scene, SCENE_TTL)
@@ -57,7 +65,7 @@ async def create_login_qrcode(request: web.Request) -> web.Response:
     if not ticket:
         raise WeChatApiError(-1, "qrcode/create answered without a ticket")
     expires_in = int(answer.get("expire_seconds") or SCENE_TTL)
-    await channel.services.qr_login.open(LoginScene(scene, ticket), ttl=expires_in)
+    await channel.services.qr_login.open(LoginScene(scene, ticket, requester_of(request)), ttl=expires_in)
     expires_at = datetime.now(timezone.utc) + timedelta(seconds=expires_in)
     return web.json_response({"url": SHOW_QRCODE_URL + quote(ticket, safe=""), "qrcode": ticket,
                               "expires_at": expires_at.isoformat().replace("+00:00", "Z")})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from adapters.wechat.codec import Callback
-from adapters.wechat.commands import WeChatCommands, normalize_command
+from adapters.wechat.commands import WeChatCommands, confirm_prompt, is_confirm_word, normalize_command
 from core.chat import ReplyDelta, ReplyFinished
 from core.knowledge import sources_line
 from core.domain import Identity, InboundMessage, User
@@ -15,7 +15,6 @@ log = logging.getLogger(__name__)
 LOGIN_SCENE_PREFIX = "login_"
 UNSUPPORTED = "Sorry, I can only read text and voice messages for now."
 VOICE_UNCLEAR = "Sorry, I could not make out that voice message. Please try again, or type it."
-LOGIN_CONFIRMED = "Login confirmed. You can go back to the web page."
 LOGIN_EXPIRED = "This login QR code has expired or was already used. Refresh the web page for a new one."
 MENU_UNKNOWN = "This menu item is not set up yet."
 OUT_OF_TOKENS = "You have run out of tokens. Send /buy to top up, or /balance to see your balance."
@@ -56,6 +55,8 @@ class WeChatResponder:
             return VOICE_UNCLEAR if cb.kind == "voice" else "Please send some text."
         user = await self._user(cb.openid)
         command = normalize_command(text, self._aliases)
+        if command is None and is_confirm_word(text) and await self._s.qr_login.awaiting(user.id):
+            command = "/confirm"  # "确认" answers a login prompt; with no login waiting it is just chat
         if command is not None:
             return await self._commands.run(user, chat_key_of(cb.openid), command)
         return await self._chat(user, cb, text)
@@ -98,8 +99,8 @@ class WeChatResponder:
 
     async def _login(self, cb: Callback) -> str:
         user = await self._user(cb.openid)
-        ok = await self._s.qr_login.mark_scanned(cb.event_key, user.id)
-        return LOGIN_CONFIRMED if ok else LOGIN_EXPIRED
+        request = await self._s.qr_login.mark_scanned(cb.event_key, user.id)
+        return confirm_prompt(request) if request else LOGIN_EXPIRED
 
     async def _user(self, openid: str) -> User:
         return await self._s.accounts.ensure_user(Identity("wechat", openid))

@@ -99,6 +99,8 @@ async def test_qr_login_is_pending_until_scanned_then_used_once(api) -> None:
     await api.services.qr_login.open(LoginScene("scene-1", "ticket-1"))
     assert_error(await api.post("/auth/token", {"qrcode": "ticket-1"}), 401, "pending")
     assert await api.services.qr_login.mark_scanned("scene-1", user.id)
+    assert_error(await api.post("/auth/token", {"qrcode": "ticket-1"}), 401, "pending")  # not yet confirmed
+    assert await api.services.qr_login.confirm(user.id)
     reply = await api.post("/auth/token", {"qrcode": "ticket-1"})
     assert reply.status == 200 and reply.body["user_id"] == user.id
     assert_error(await api.post("/auth/token", {"qrcode": "ticket-1"}), 401, "invalid_qrcode")

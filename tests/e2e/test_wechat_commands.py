@@ -56,7 +56,7 @@ async def test_link_joins_two_wechat_users(wx, start_app, fake_llm, tmp_path) ->
     running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
     client = client_for(running, wx)
     await client.post(client.text("o-a", "/link"))
-    code = re.search(r"code: ([A-Z0-9]{6})", (await wx.wait_sent("o-a", 1))[0]).group(1)
+    code = re.search(r"code: ([A-Z0-9]{8})", (await wx.wait_sent("o-a", 1))[0]).group(1)
     await client.post(client.text("o-b", f"/link {code}"))
     assert (await wx.wait_sent("o-b", 1))[0] == f"Linked. This chat now shares one account: balance {2 * GRANT} tokens."
     a = await running.services.accounts.ensure_user(Identity("wechat", "o-a"))

@@ -41,8 +41,12 @@ async def test_scan_to_log_in(wx, start_app, fake_llm, tmp_path, event) -> None:
         key = scene if event == "SCAN" else "qrscene_" + scene
         await client.post(client.event("o-login", event, key, ticket=ticket))
         sent = await wx.wait_sent("o-login", 1)
-        assert sent[-1].endswith("Login confirmed. You can go back to the web page.")
+        assert "Sign-in request: a web browser" in sent[-1] and "reply 确认 (or confirm) within 4 minutes" in sent[-1]
+        status, body = await _json(http, api + "/auth/token", {"qrcode": ticket})
+        assert (status, body["error"]["reason"]) == (401, "pending")  # scanned, not yet confirmed
 
+        await client.post(client.text("o-login", "确认"))
+        assert (await wx.wait_sent("o-login", 2))[-1] == "Login confirmed. You can go back to the web page."
         status, body = await _json(http, api + "/auth/token", {"qrcode": ticket})
         assert status == 200, body
         async with http.get(api + "/me", headers={"Authorization": f"Bearer {body['token']}"}) as resp:
@@ -94,7 +98,11 @@ async def test_following_by_scanning_logs_in_with_a_passive_reply(wx, start_app,
         _, qr = await _json(http, api + "/auth/wechat-qrcode")
         scene = wx.qrcodes[qr["qrcode"]]["action_info"]["scene"]["scene_str"]
         reply = await client.post(client.event("o-new", "subscribe", "qrscene_" + scene, ticket=qr["qrcode"]))
-        assert reply.content == "Welcome aboard.\n\nLogin confirmed. You can go back to the web page."
+        assert reply.content.startswith("Welcome aboard.\n\nSign-in request: a web browser")
+        status, body = await _json(http, api + "/auth/token", {"qrcode": qr["qrcode"]})
+        assert (status, body["error"]["reason"]) == (401, "pending")
+        reply = await client.post(client.text("o-new", "confirm"))
+        assert reply.content == "Login confirmed. You can go back to the web page."
         status, body = await _json(http, api + "/auth/token", {"qrcode": qr["qrcode"]})
     assert status == 200 and body["type"] == "Bearer"
     assert wx.send_calls == []
