@@ -1,5 +1,6 @@
 """Coordination between workers over the shared store (database or Redis): two instances of each class play two
-workers that share nothing but the store."""
+workers that share nothing but the store. Renewals and expiries are driven by the test (a stand-in for the sleep
+between renewals, an injected clock), never by how fast the scheduler happens to be."""
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,9 @@ import pytest
 from adapters.coordination.lines import WaitingLine
 from adapters.coordination.locks import NAMESPACE as LOCKS, SharedLocks
 from adapters.coordination.pacing import SharedPacing
-from adapters.coordination.stops import StopRequests
+from adapters.coordination.stops import RUNNING_NAMESPACE, StopRequests
 from adapters.coordination.streams import RedisEventLog
+from tests.adapters.coordination_support import Clock, RecordingStore, Ticks, eventually
 
 
 async def test_a_lock_is_held_by_one_worker_at_a_time(store) -> None:
@@ -35,29 +37,57 @@ async def _hold_then_note(locks: SharedLocks, key: str, order: list[str]) -> Non
         order.append("two")
 
 
-async def test_a_dead_workers_lease_expires(store) -> None:
-    await store.add(LOCKS, "chat:9", "a worker that died", 0.3)
-    started = time.monotonic()
-    async with SharedLocks(store, poll_seconds=0.02).hold("chat:9", timeout=5):
-        assert time.monotonic() - started >= 0.2
+async def test_a_dead_workers_lease_expires_and_a_live_one_does_not(store) -> None:
+    await store.add(LOCKS, "chat:9", "a worker that died", 0.2)
+    await store.add(LOCKS, "chat:10", "a worker that lives", 60)
+    with pytest.raises(TimeoutError):
+        async with SharedLocks(store, poll_seconds=0.02).hold("chat:10", timeout=0.3):
+            pass
+    async with SharedLocks(store, poll_seconds=0.02).hold("chat:9", timeout=10):   # frees itself
+        assert await store.get(LOCKS, "chat:9") not in (None, "a worker that died")
 
 
-async def test_a_held_lease_is_renewed_past_its_length(store) -> None:
-    one, two = SharedLocks(store, lease_seconds=0.3, poll_seconds=0.02), SharedLocks(store, poll_seconds=0.02)
+async def test_a_held_lease_is_renewed_every_third_of_its_length_until_released(store) -> None:
+    ticks, recorded = Ticks(), RecordingStore(store)
+    one = SharedLocks(recorded, lease_seconds=30, sleep=ticks.sleep)
     async with one.hold("long"):
-        with pytest.raises(TimeoutError):
-            async with two.hold("long", timeout=0.8):   # well past one lease: still held
+        token = await store.get(LOCKS, "long")
+        for renewal in (1, 2):
+            await ticks.asked_times(renewal)
+            assert ticks.asked[-1] == 10                   # a third of the lease
+            ticks.release()
+            await recorded.until(lambda: recorded.puts(LOCKS, "long") == [(token, 30)] * renewal)
+        with pytest.raises(TimeoutError):                  # still held: another worker waits
+            async with SharedLocks(store, poll_seconds=0.01).hold("long", timeout=0.2):
                 pass
+    assert await store.get(LOCKS, "long") is None          # released at once, not left to expire
+
+
+async def test_a_lease_taken_over_after_expiry_is_not_renewed_nor_released(store) -> None:
+    ticks, recorded = Ticks(), RecordingStore(store)
+    one = SharedLocks(recorded, lease_seconds=30, sleep=ticks.sleep)
+    async with one.hold("taken"):
+        await store.put(LOCKS, "taken", "another worker", 30)   # as if ours had expired and been taken
+        await ticks.asked_times(1)
+        ticks.release()
+        await recorded.until(lambda: recorded.reads(LOCKS, "taken") >= 1)
+    assert recorded.puts(LOCKS, "taken") == []
+    assert await store.get(LOCKS, "taken") == "another worker"
 
 
 async def test_a_stop_reaches_the_worker_running_the_task_and_only_from_its_owner(store) -> None:
-    here, there = StopRequests(store, poll_seconds=0.02), StopRequests(store, poll_seconds=0.02)
+    ticks = Ticks()
+    here, there = StopRequests(store, sleep=ticks.sleep), StopRequests(store)
     stopped = asyncio.Event()
     forget = here.register("dify", "task-1", "carol", stopped.set)
     assert await there.request("dify", "task-1", "mallory") is False
-    await asyncio.sleep(0.15)                            # several polls: a stranger's request does nothing
+    for look in (1, 2):                                    # two full looks: a stranger's request does nothing
+        await ticks.asked_times(look)
+        ticks.release()
+    await ticks.asked_times(3)
     assert not stopped.is_set()
     assert await there.request("dify", "task-1", "carol") is False   # not running there: relayed
+    ticks.release()
     await asyncio.wait_for(stopped.wait(), 5)
     assert len(here) == 0
     forget()
@@ -69,14 +99,18 @@ async def test_a_stop_reaches_the_worker_running_the_task_and_only_from_its_owne
 
 
 async def test_a_started_task_is_known_on_every_worker_until_it_ends(store) -> None:
-    here, there = StopRequests(store, poll_seconds=0.02), StopRequests(store, poll_seconds=0.02)
+    ticks = Ticks()
+    here, there = StopRequests(store, sleep=ticks.sleep), StopRequests(store)
     await store.put("stop", "telegram:7", "carol", 60)      # left over from an earlier run: must not stop this one
     stopped = asyncio.Event()
     end = await here.start("telegram", "7", "carol", stopped.set)
     assert await there.owner_of("telegram", "7") == "carol" and await here.owner_of("telegram", "7") == "carol"
-    await asyncio.sleep(0.1)
+    await ticks.asked_times(1)
+    ticks.release()
+    await ticks.asked_times(2)                              # one full look at the store
     assert not stopped.is_set()
     await there.request("telegram", "7", "carol")
+    ticks.release()
     await asyncio.wait_for(stopped.wait(), 5)
     await end()
     assert await there.owner_of("telegram", "7") is None
@@ -85,13 +119,23 @@ async def test_a_started_task_is_known_on_every_worker_until_it_ends(store) -> N
 
 
 async def test_a_running_mark_is_renewed_and_a_dead_workers_expires(store) -> None:
-    here, there = StopRequests(store, poll_seconds=0.02, running_ttl_seconds=0.3), StopRequests(store)
+    ticks, clock, recorded = Ticks(), Clock(), RecordingStore(store)
+    here = StopRequests(recorded, running_ttl_seconds=30, clock=clock, sleep=ticks.sleep)
+    there = StopRequests(store)
     end = await here.start("telegram", "8", "dave", lambda: None)
-    await asyncio.sleep(0.6)                                  # two lifetimes of the mark: renewed meanwhile
+    assert recorded.puts(RUNNING_NAMESPACE, "telegram:8") == [("dave", 30)]
+    await ticks.asked_times(1)
+    ticks.release()                                          # a look before a third of the mark's life: no renewal
+    await ticks.asked_times(2)
+    assert len(recorded.puts(RUNNING_NAMESPACE, "telegram:8")) == 1
+    clock.advance(11)
+    ticks.release()
+    await ticks.asked_times(3)
+    assert recorded.puts(RUNNING_NAMESPACE, "telegram:8") == [("dave", 30)] * 2
     assert await there.owner_of("telegram", "8") == "dave"
     await here.close()                                       # as if the worker died: no more renewals
-    await asyncio.sleep(0.45)
-    assert await there.owner_of("telegram", "8") is None
+    await store.put(RUNNING_NAMESPACE, "telegram:8", "dave", 0.2)   # ...and its last mark runs out
+    await eventually(lambda: there.owner_of("telegram", "8"), None)
     await end()
 
 
@@ -104,7 +148,6 @@ async def test_the_gate_lets_the_smallest_waiter_of_any_worker_in_first(store) -
         async with locks[worker].hold("chat:3", timeout=5, gate=lambda: lines[worker].first("chat:3", number)):
             await lines[worker].leave("chat:3", number)
             order.append(number)
-            await asyncio.sleep(0.05)
 
     try:
         async with locks[0].hold("chat:3"):                   # an answer is running; 5, 6 and 7 arrive meanwhile
@@ -112,7 +155,6 @@ async def test_the_gate_lets_the_smallest_waiter_of_any_worker_in_first(store) -
                 await lines[worker].join("chat:3", number)
             # Worker 1's lane is ready first, with its own smallest (6): it must still wait for worker 0's 5.
             late = asyncio.create_task(answer(1, 6))
-            await asyncio.sleep(0.1)
             early = asyncio.create_task(answer(0, 5))
         await asyncio.wait_for(asyncio.gather(late, early), 5)
         await asyncio.wait_for(answer(1, 7), 5)
@@ -124,27 +166,34 @@ async def test_the_gate_lets_the_smallest_waiter_of_any_worker_in_first(store) -
 
 
 async def test_a_dead_workers_place_in_line_expires(store) -> None:
-    dead, alive = WaitingLine(store, ttl_seconds=0.3), WaitingLine(store, ttl_seconds=0.3)
+    clock = Clock(time.time())
+    dead, alive = WaitingLine(store, ttl_seconds=30, clock=clock), WaitingLine(store, ttl_seconds=30, clock=clock)
     await dead.join("chat:4", 1)
     await dead.close()                                        # stops renewing, as a killed worker would
     await alive.join("chat:4", 2)
     assert not await alive.first("chat:4", 2)
-    await asyncio.sleep(0.4)
-    assert await alive.first("chat:4", 2)
+    clock.advance(20)
+    assert not await alive.first("chat:4", 2)                # not yet
+    clock.advance(11)
+    assert await alive.first("chat:4", 2)                    # the dead worker's place has run out
     await alive.leave("chat:4", 2)
     await alive.close()
 
 
 async def test_pacing_lets_one_call_per_interval_through_across_workers(store) -> None:
-    one, two = SharedPacing(store, poll_seconds=0.01), SharedPacing(store, poll_seconds=0.01)
-    started = time.monotonic()
+    ticks = Ticks(passthrough=True)
+    one, two = SharedPacing(store), SharedPacing(store, sleep=ticks.sleep)
+    started, wall = time.monotonic(), time.time()
     await one.turn("chat:5", 0.3)
     await two.turn("chat:5", 0.3, timeout=5)
-    assert time.monotonic() - started >= 0.25
-    await one.pause("chat:6", 0.4)                      # a 429 seen by one worker...
-    assert 0 < await two.paused_for("chat:6") <= 0.4     # ...holds the other back too
+    assert time.monotonic() - started >= 0.3
+    # The first sleep was until the slot's end (not a short poll): where it ends is at least 0.3 s after the start.
+    assert 0 < ticks.asked[0] <= 0.3 and ticks.at[0] + ticks.asked[0] >= wall + 0.3 - 0.001
+    await one.pause("chat:6", 60)                         # a 429 seen by one worker...
+    assert 59 < await two.paused_for("chat:6") <= 60      # ...holds the other back too
+    await one.pause("chat:7", 0.4)
     began = time.monotonic()
-    await two.turn("chat:6", 0, timeout=5)
+    await two.turn("chat:7", 0, timeout=5)
     assert time.monotonic() - began >= 0.3
 
 
