@@ -40,6 +40,9 @@ def installers() -> list[Installer]:
     from adapters.http.resources import install as install_resources
 
     found.append(install_resources)
+    from adapters.http.landing import install as install_landing
+
+    found.append(install_landing)
     return found
 
 
