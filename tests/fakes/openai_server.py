@@ -46,6 +46,8 @@ class Script:
     omit_usage: bool = False              # never send usage, even when include_usage is asked
     prompt_tokens: int | None = None      # override the computed usage
     completion_tokens: int | None = None
+    gate: asyncio.Event | None = None     # after `gate_after` content chunks, wait until the test sets this event
+    gate_after: int = 1
 
 
 _ERRORS = {
@@ -217,6 +219,8 @@ class FakeOpenAI:
                 continue
             if script.chunk_delay and n:
                 await asyncio.sleep(script.chunk_delay)
+            if script.gate is not None and n == script.gate_after:
+                await script.gate.wait()
             await send(choice({"content": text}))
         if script.cut_after is not None and script.cut_after >= len(chunks):
             return self._drop(request, response)
