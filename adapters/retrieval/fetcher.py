@@ -99,8 +99,9 @@ class PageFetcher:
     URLs connect only to the globally routable addresses it answers."""
 
     def __init__(self, *, max_bytes: int, timeout_seconds: float, user_agent: str = "chatbot-platform/knowledge-base",
-                 resolver: AbstractResolver | None = None):
+                 resolver: AbstractResolver | None = None, accept: tuple[str, ...] = _ACCEPTED):
         self._max = max_bytes
+        self._accept = accept  # the content types fetched (others: unsupported_file); images for chat files
         self._timeout = timeout_seconds
         self._agent = user_agent
         self.resolver = resolver
@@ -164,8 +165,9 @@ class PageFetcher:
         if resp.status >= 400:
             raise InvalidRequest(f"The page returned {resp.status} ({resp.reason}).", reason="fetch_failed")
         kind = _kind(resp.headers.get("Content-Type", "text/html"))
-        if kind not in _ACCEPTED:
-            raise InvalidRequest(f"The page is {kind}, not a web page, text or PDF.", reason="unsupported_file")
+        if kind not in self._accept:
+            wanted = "a web page, text or PDF" if self._accept == _ACCEPTED else ", ".join(self._accept)
+            raise InvalidRequest(f"The page is {kind}, not {wanted}.", reason="unsupported_file")
         body = await self._read(resp)
         return Fetched(str(resp.url), "text/html" if kind == "application/xhtml+xml" else kind, body)
 
