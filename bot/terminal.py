@@ -13,6 +13,14 @@ from core.errors import DomainError
 
 HELP = ("Commands: /new (fresh conversation), /role NAME, /roles, /balance, /buy [PRODUCT] (pay by WeChat Pay), "
         "/paid (check the last payment), /help, /quit")
+HELP_NO_PAYMENT = "Commands: /new (fresh conversation), /role NAME, /roles, /balance, /help, /quit"
+NO_PAYMENT = "Buying needs WeChat Pay, which is not configured (payments.wechatpay), so nothing can be bought here."
+WECHAT_PAY = "wechat_native"
+
+
+def help_text(services: Services) -> str:
+    """The command list; /buy and /paid only when a payment method works here."""
+    return HELP if WECHAT_PAY in services.orders.providers else HELP_NO_PAYMENT
 
 
 async def resolve_user(services: Services, ref: str) -> User:
@@ -59,7 +67,7 @@ async def chat(config: AppConfig, name: str) -> int:
     async with open_services(config, hooks=_payment_hooks(config)) as services:
         user = await services.accounts.ensure_user(Identity("cli", name), name)
         chat_key = f"cli:{user.id}"
-        print(f"Chatting as {user.name} (balance {user.balance}). {HELP}")
+        print(f"Chatting as {user.name} (balance {user.balance}). {help_text(services)}")
         while (line := await _read_line("you> ")) is not None:
             text = line.strip()
             if not text:
@@ -102,18 +110,20 @@ async def _command(services: Services, user_id: str, chat_key: str, text: str) -
     if name == "/balance":
         user = await services.accounts.get(user_id)
         return f"Balance: {user.balance} tokens ({user.available} available)."
-    return HELP
+    return help_text(services)
 
 
 async def _buy(services: Services, user_id: str, product_id: str) -> str:
     """Order a product and pay with WeChat Pay Native: the QR code is drawn right here in the terminal."""
+    if WECHAT_PAY not in services.orders.providers:  # said before any order exists: none is left unpaid
+        return NO_PAYMENT
     if not product_id:
         return "\n".join([f"{p.id}: {p.name}, {p.price} {p.currency}, {p.tokens} tokens"
                           for p in await services.orders.products()] + ["Buy one with /buy PRODUCT."])
     from adapters.wechatpay.qr import terminal_text
 
     order = await services.orders.create(user_id, product_id)
-    order = await services.orders.pay(user_id, order.id, "wechat_native")
+    order = await services.orders.pay(user_id, order.id, WECHAT_PAY)
     return (f"{terminal_text(order.payment_ref or '')}Scan with WeChat to pay {order.price} {order.currency} "
             f"for {order.product_name} (order {order.id}, {order.payment_ref}). Then type /paid.")
 

@@ -132,7 +132,8 @@ class TelegramChannel:
     async def _announce(self) -> None:
         """Register the command menu, and the webhook (or remove it, so getUpdates may be used)."""
         try:
-            await self.bot.set_my_commands([BotCommand(name, about) for name, about in texts.COMMANDS])
+            await self.bot.set_my_commands([BotCommand(name, about) for name, about in
+                                            texts.commands(self._config.payments.telegram.enabled)])
         except TelegramError as e:
             log.warning("setMyCommands failed: %s", e)
         tg = self._config.channels.telegram

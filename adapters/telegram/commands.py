@@ -69,7 +69,7 @@ class Commands:
         await self._parts.say(update, texts.TEXT_ONLY)
 
     async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._parts.say(update, "I don't know that command.\n\n" + texts.HELP)
+        await self._parts.say(update, "I don't know that command.\n\n" + texts.help_text(self._parts.stars_enabled))
 
     # --- commands ---
 
@@ -80,10 +80,11 @@ class Commands:
         if arg.startswith("link_"):
             await self._redeem(update, arg.removeprefix("link_"))
             return
-        await self._parts.say(update, texts.welcome(update.effective_user.first_name, user.balance, user.is_new))
+        await self._parts.say(update, texts.welcome(update.effective_user.first_name, user.balance, user.is_new,
+                                                    texts.help_text(self._parts.stars_enabled)))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._parts.say(update, texts.HELP)
+        await self._parts.say(update, texts.help_text(self._parts.stars_enabled))
 
     async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_user is not None and update.effective_chat is not None

@@ -12,13 +12,24 @@ COMMANDS = [
     ("cancel", "Stop the answer being written"),
 ]
 
-HELP = "\n".join([
-    "Write a message and I answer it; in a group, mention me or reply to my message.",
-    "",
-    *(f"/{name} - {about}" for name, about in COMMANDS),
-    "",
-    "/role NAME sets a role directly; /link CODE joins the account that made the code.",
-])
+
+
+def commands(stars: bool) -> list[tuple[str, str]]:
+    """The command menu; /buy only when Telegram Stars payments are on."""
+    return [(name, about) for name, about in COMMANDS if stars or name != "buy"]
+
+
+def help_text(stars: bool = True) -> str:
+    return "\n".join([
+        "Write a message and I answer it; in a group, mention me or reply to my message.",
+        "",
+        *(f"/{name} - {about}" for name, about in commands(stars)),
+        "",
+        "/role NAME sets a role directly; /link CODE joins the account that made the code.",
+    ])
+
+
+HELP = help_text()
 
 STOPPED = "\n\n⏹ Stopped."
 QUOTA = "You are out of tokens for this answer. Buy more with /buy."
@@ -36,9 +47,9 @@ NO_PRODUCTS = "Nothing is for sale right now."
 NO_STARS = "Buying in Telegram is not available here."
 
 
-def welcome(first_name: str, balance: int, new: bool) -> str:
+def welcome(first_name: str, balance: int, new: bool, help: str = HELP) -> str:
     grant = f" You have {balance:,} free tokens to start." if new else f" Your balance is {balance:,} tokens."
-    return f"Hi {first_name}! I am an AI assistant: just write to me.{grant}\n\n{HELP}"
+    return f"Hi {first_name}! I am an AI assistant: just write to me.{grant}\n\n{help}"
 
 
 def storage(used: int, limit: int) -> str:

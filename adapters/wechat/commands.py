@@ -8,9 +8,17 @@ from core.errors import DomainError
 from core.login import LoginRequest
 
 HELP = ("Commands:\n/new — start a new conversation\n/role [NAME] — list roles, or talk to one\n"
-        "/balance — your tokens\n/buy [ID] — list products, or buy one\n/link [CODE] — link another chat account\n"
-        "/help — this list")
+        "/balance — your tokens\n/buy [ID] — list products, or buy one with WeChat Pay\n"
+        "/link [CODE] — link another chat account\n/help — this list")
 WECHAT_PAY = "wechat_native"
+NO_PAYMENT = "WeChat Pay is not configured for this account yet, so nothing can be bought here."
+
+
+def help_text(can_pay: bool) -> str:
+    """The command list; /buy only when WeChat Pay is on."""
+    return HELP if can_pay else "\n".join(line for line in HELP.split("\n") if not line.startswith("/buy"))
+
+
 CONFIRM_WORDS = ("确认", "確認", "confirm", "/confirm")
 LOGIN_CONFIRMED = "Login confirmed. You can go back to the web page."
 NOTHING_TO_CONFIRM = "There is no sign-in waiting for your confirmation (a login QR code lives 5 minutes)."
@@ -63,14 +71,18 @@ class WeChatCommands:
                    "link": self._link, "help": self._help, "start": self._help,
                    "confirm": self._confirm}.get(name)
         if handler is None:
-            return f"Unknown command /{name}.\n\n{HELP}"
+            return f"Unknown command /{name}.\n\n{help_text(self._can_pay)}"
         try:
             return await handler(user, chat_key, arg)
         except DomainError as e:
             return e.message
 
+    @property
+    def _can_pay(self) -> bool:
+        return WECHAT_PAY in self._s.orders.providers
+
     async def _help(self, user: User, chat_key: str, arg: str) -> str:
-        return HELP
+        return help_text(self._can_pay)
 
     async def _new(self, user: User, chat_key: str, arg: str) -> str:
         conv = await self._s.conversations.start_new_chat(user.id, chat_key)
@@ -97,14 +109,14 @@ class WeChatCommands:
 
     async def _buy(self, user: User, chat_key: str, arg: str) -> str:
         orders = self._s.orders
+        if not self._can_pay:  # said before any order exists: nothing unpaid is left behind
+            return NO_PAYMENT
         if not arg:
             products = await orders.products()
             if not products:
                 return "Nothing is for sale right now."
             lines = [f"{p.id}: {p.name} — {p.price} {p.currency}, {p.tokens} tokens" for p in products]
             return "Products:\n" + "\n".join(lines) + "\n\nSend /buy ID to buy one."
-        if WECHAT_PAY not in orders.providers:
-            return "WeChat Pay is not configured for this account yet, so nothing can be bought here."
         order = await orders.create(user.id, arg, note="wechat")
         order = await orders.pay(user.id, order.id, WECHAT_PAY)
         return (f"Order {order.id}: {order.product_name}, {order.price} {order.currency}.\n"

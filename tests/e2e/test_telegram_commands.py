@@ -75,3 +75,17 @@ async def test_help_and_non_text(launch, tg) -> None:
     tg.store(sticker)
     await tg.deliver({"update_id": tg.next_update_id(), "message": sticker.to_json()})
     await tg.wait_until(lambda: visible(tg, chat) == [texts.HELP, texts.TEXT_ONLY])
+
+
+async def test_without_stars_help_and_menu_leave_out_buy_and_buy_creates_no_order(launch, tg) -> None:
+    running = await launch(payments={"telegram": {"enabled": False}})
+    assert "buy" not in [c["command"] for c in tg.commands] and "help" in [c["command"] for c in tg.commands]
+    alice = tg.user(2501, "Alice")
+    chat = tg.private_chat(alice)
+    for text in ("/help", "/buy"):
+        await tg.send_text(chat, alice, text)
+    help_, refused = await tg.wait_until(lambda: len(visible(tg, chat)) == 2 and visible(tg, chat))
+    assert "/buy" not in help_ and "/balance" in help_
+    assert refused == texts.NO_STARS
+    user = await services_user(running, alice)
+    assert not (await running.services.orders.list(user.id, None, 10, None)).items

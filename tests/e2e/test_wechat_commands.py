@@ -69,11 +69,13 @@ async def test_link_joins_two_wechat_users(wx, start_app, fake_llm, tmp_path) ->
 async def test_buy_without_wechat_pay_says_so(wx, start_app, fake_llm, tmp_path) -> None:
     running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
     client = client_for(running, wx)
-    await client.post(client.text("o-p", "/buy"))
-    await client.post(client.text("o-p", "/buy starter"))
-    listing, refused = await wx.wait_sent("o-p", 2)
-    assert "starter: Starter pack — 9.90 CNY, 5000 tokens" in listing
-    assert refused == "WeChat Pay is not configured for this account yet, so nothing can be bought here."
+    for text in ("/buy", "/buy starter", "/help"):
+        await client.post(client.text("o-p", text))
+    listing, refused, help_ = await wx.wait_sent("o-p", 3)
+    assert listing == refused == "WeChat Pay is not configured for this account yet, so nothing can be bought here."
+    assert "/buy" not in help_ and "/balance" in help_  # help lists only what works here
+    user = await running.services.accounts.ensure_user(Identity("wechat", "o-p"))
+    assert not (await running.services.orders.list(user.id, None, 10, None)).items  # no unpaid order left behind
 
 
 async def test_buy_pays_with_wechat_pay_and_announces_the_payment(wx, start_app, fake_llm, tmp_path) -> None:
@@ -88,11 +90,13 @@ async def test_buy_pays_with_wechat_pay_and_announces_the_payment(wx, start_app,
         await client.post(client.text("o-$", "/buy starter"))
         missing, offer = await wx.wait_sent("o-$", 2)
         assert missing == "No such product."
+        await client.post(client.text("o-$", "/help"))
+        assert "/buy [ID] — list products, or buy one with WeChat Pay" in (await wx.wait_sent("o-$", 3))[2]
         order_id = re.search(r"Order (\S+):", offer).group(1)
         code_url = pay.trades[out_trade_no(order_id)].code_url
         assert code_url in offer and "9.90 CNY" in offer
         delivery = await pay.pay(out_trade_no(order_id))
         assert delivery is not None and delivery.status in (200, 204)
-        sent = await wx.wait_sent("o-$", 3)
-        assert sent[2] == (f"Payment received: Starter pack, 5000 tokens added. "
+        sent = await wx.wait_sent("o-$", 4)
+        assert sent[3] == (f"Payment received: Starter pack, 5000 tokens added. "
                            f"Your balance is now {GRANT + 5000} tokens.")
