@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from dataclasses import dataclass
+from typing import Callable, Literal
 
 import aiohttp
 from aiohttp import web
@@ -18,6 +19,7 @@ from core.knowledge_ports import Resource, Viewer
 PREFIX = "/api/v1"
 MB = 1024 * 1024
 ENVELOPE_SLACK = 4096  # JSON keys or multipart boundaries around the document itself
+FIELD_BYTES = 4096     # a multipart form field other than `file`
 
 
 class ResourceOut(Out):
@@ -99,8 +101,9 @@ async def _upload(call: Call, viewer: Viewer) -> web.Response:
     from bot.app import CONFIG
 
     config: AppConfig = call.request.app[CONFIG]
+    limit = await _upload_limit(call.request, viewer, config.rag.max_upload_mb)
     try:
-        name, data, filename, declared = await _read_upload(call.request, config.rag.max_upload_mb)
+        name, data, filename, declared = await _read_upload(call.request, limit)
     except (ValueError, AssertionError, aiohttp.ClientPayloadError) as e:
         # aiohttp's multipart reader reports a missing boundary and the like with these.
         raise InvalidRequest(f"The multipart body is malformed ({e}).") from None
@@ -112,23 +115,64 @@ async def _upload(call: Call, viewer: Viewer) -> web.Response:
     return _answer(resource, created)
 
 
-async def _read_upload(request: web.Request, limit_mb: int) -> tuple[str, bytes | None, str, str]:
-    """The `name` field and the `file` part (its bytes, filename and declared type) of a multipart body."""
+@dataclass(frozen=True)
+class _Limit:
+    """How many bytes the file part may have, and the error once it has more."""
+    bytes: int
+    refusal: Callable[[], DomainError]
+
+
+async def _upload_limit(request: web.Request, viewer: Viewer, max_upload_mb: int) -> _Limit:
+    """The smaller of `rag.max_upload_mb` and, for a user, the storage they have left."""
+    limit = _Limit(max_upload_mb * MB, lambda: DomainError(
+        f"The file is larger than the {max_upload_mb} MB upload limit.", reason="payload_too_large", status=413))
+    if viewer.user_id is None or viewer.is_admin:
+        return limit
+    from bot.app import SERVICES
+
+    user = await request.app[SERVICES].accounts.get(viewer.user_id)
+    room = max(0, user.storage_limit_bytes - user.storage_used_bytes)
+    if room >= limit.bytes:
+        return limit
+    return _Limit(room, lambda: QuotaExceeded(
+        f"This upload is over your storage limit ({user.storage_used_bytes / MB:.1f} of "
+        f"{user.storage_limit_bytes / MB:.1f} MB used); delete documents or buy a pack with more storage."))
+
+
+async def _read_upload(request: web.Request, limit: _Limit) -> tuple[str, bytes | None, str, str]:
+    """The `name` field and the `file` part (its bytes, filename and declared type) of a multipart body,
+    counted while streaming: reading stops, and nothing is kept, as soon as the file passes the limit."""
     reader = await request.multipart()
     name, data, filename, declared = "", None, "", ""
     async for part in reader:
-        if part.name == "name":
-            name = (await part.text()).strip()[:200]
-        elif part.name == "file":
-            filename, declared = part.filename or "upload", part.headers.get("Content-Type", "")
-            buf = bytearray()
-            while chunk := await part.read_chunk(65536):
-                buf += chunk
-                if len(buf) > limit_mb * MB:
-                    raise DomainError(f"The file is larger than the {limit_mb} MB upload limit.",
-                                      reason="payload_too_large", status=413)
-            data = bytes(buf)
+        if not isinstance(part, aiohttp.BodyPartReader):
+            raise InvalidRequest("Nested multipart bodies are not accepted.")
+        if part.name == "file":
+            if data is not None:
+                raise InvalidRequest("Send one `file` part per upload.")
+            filename, declared = _clean(part.filename or "upload", "filename"), part.headers.get("Content-Type", "")
+            data = await _read_part(part, limit.bytes, limit.refusal)
+        else:  # small form fields only: `name`, or anything else a client adds (read and dropped)
+            text = (await _read_part(part, FIELD_BYTES, lambda: InvalidRequest(
+                f"The form field {part.name!r} is too long."))).decode("utf-8", "replace")
+            if part.name == "name":
+                name = _clean(text.strip()[:200], "name")
     return name, data, filename, declared
+
+
+async def _read_part(part: aiohttp.BodyPartReader, limit: int, refusal: Callable[[], DomainError]) -> bytes:
+    buf = bytearray()
+    while chunk := await part.read_chunk(65536):
+        if len(buf) + len(chunk) > limit:
+            raise refusal()  # the rest of the body is never read into memory
+        buf += chunk
+    return bytes(buf)
+
+
+def _clean(text: str, field: str) -> str:
+    if any(ord(c) < 32 and c not in "\t" or ord(c) == 127 for c in text):
+        raise InvalidRequest(f"The {field} contains control characters (such as NUL).")
+    return text
 
 
 async def _refuse_if_over_storage(request: web.Request, user_id: str, size: int) -> None:
