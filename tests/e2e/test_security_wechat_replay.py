@@ -10,10 +10,14 @@ import json
 import re
 import time
 
+import asyncpg
 import pytest
 
-from tests.e2e.wechat_support import client_for, stored_state, wechat_config
+from tests.conftest import REDIS_URL
+from tests.e2e.wechat_support import CALLBACK_TOKEN, client_for, stored_state, wechat_config
 from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
+from tests.e2e.workers import shared_backends, start_workers, write_config
+from tests.fakes.wechat_client import WeChatCallbackClient
 
 WINDOW, TIMEOUT = 1.0, 1.3       # WeChat's passive timing, scaled down as in test_wechat_passive
 
@@ -161,3 +165,40 @@ async def test_the_memory_survives_a_restart(wx, start_app, fake_llm, tmp_path) 
     assert _refused(await client.send(query, client.text("o-new", "after the restart")), "replayed_request")
     assert (await client.send(query, body)).body == "success"        # the retry still is one
     assert await stored_state() == before and len(fake_llm.chat_requests) == 1
+
+
+async def test_two_workers_on_postgres_and_redis_refuse_the_replay_on_the_other_worker(wx, fake_llm,
+                                                                                        tmp_path) -> None:
+    async with shared_backends() as backends:
+        config = wechat_config(tmp_path, fake_llm.base_url, wx, sections={
+            "database": {"url": backends.database_url},
+            "redis": {"url": REDIS_URL, "key_prefix": backends.redis_prefix}})
+        a, b = await start_workers(write_config(tmp_path / "config.yaml", config), tmp_path)
+        try:
+            at_a, at_b = (WeChatCallbackClient(w.url + "/webhooks/wechat", token=CALLBACK_TOKEN, app_id=wx.app_id)
+                          for w in (a, b))
+            assert (await at_a.post(at_a.text("o-w", "asked at worker A"))).body == "success"
+            assert await wx.wait_sent("o-w", 1) == ["Echo: asked at worker A"]
+            query, body = at_a.sent[-1]
+            # The captured query with new bodies, at the other worker: refused there too.
+            for n in range(20):
+                answer = await at_b.send(query, at_b.text(f"o-w-invented-{n}", "/link ABCDEF"))
+                assert _refused(answer, "replayed_request"), answer
+            assert _refused(await at_b.send(query, at_b.text("o-w", "another question")), "replayed_request")
+            # WeChat's retry of the very same request reaching worker B is still a retry: accepted, answered once.
+            assert (await at_b.send(query, body)).body == "success"
+            assert (await at_b.post(at_b.text("o-w", "asked at worker B"))).body == "success"
+            assert await wx.wait_sent("o-w", 2) == ["Echo: asked at worker A", "Echo: asked at worker B"]
+            conn = await asyncpg.connect(backends.database_url.replace("postgres://", "postgresql://", 1))
+            try:
+                identities = await conn.fetch("SELECT external_id FROM identities WHERE channel = 'wechat'")
+                users = await conn.fetchval("SELECT count(*) FROM users")
+            finally:
+                await conn.close()
+            assert [r["external_id"] for r in identities] == ["o-w"] and users == 1
+            assert len(fake_llm.chat_requests) == 2
+            remembered = [k async for k in backends.redis.scan_iter(f"{backends.redis_prefix}wechat-query:*")]
+            assert len(remembered) == 2          # the two genuine queries, in Redis, shared by both workers
+        finally:
+            await asyncio.gather(a.stop(), b.stop())
+
