@@ -30,6 +30,7 @@ class User:
     created_at: datetime
     identities: tuple[Identity, ...] = ()
     is_new: bool = False
+    locale: str | None = None  # the language the user chose with /lang (zh, en); None: the platform's hint
 
     @property
     def available(self) -> int:

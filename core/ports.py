@@ -90,6 +90,10 @@ class UserRepository(Protocol):
 
     async def add_storage_used(self, user_id: str, delta_bytes: int) -> None: ...
 
+    async def set_locale(self, user_id: str, locale: str | None) -> None:
+        """Store the language a user chose (/lang); None forgets the choice."""
+        ...
+
     async def move_identities(self, from_user_id: str, to_user_id: str) -> None:
         """Linking: every identity, conversation, order and resource of one user moves to the other."""
         ...

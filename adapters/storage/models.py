@@ -13,6 +13,7 @@ class UserRow(Model):
     storage_limit_bytes = fields.BigIntField(default=0)
     storage_used_bytes = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    locale = fields.CharField(max_length=16, null=True)  # chosen with /lang; NULL: the platform's hint
 
     class Meta:
         table = "users"

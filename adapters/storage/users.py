@@ -13,7 +13,7 @@ from core.domain import Identity, User
 
 def _user(row: UserRow, identities: list[IdentityRow], is_new: bool = False) -> User:
     return User(row.id, row.name, row.balance, row.held, row.storage_limit_bytes, row.storage_used_bytes,
-                row.created_at, tuple(Identity(i.channel, i.external_id) for i in identities), is_new)
+                row.created_at, tuple(Identity(i.channel, i.external_id) for i in identities), is_new, row.locale)
 
 
 class TortoiseUsers:
@@ -50,6 +50,9 @@ class TortoiseUsers:
 
     async def add_storage_used(self, user_id: str, delta_bytes: int) -> None:
         await UserRow.filter(id=user_id).update(storage_used_bytes=F("storage_used_bytes") + delta_bytes)
+
+    async def set_locale(self, user_id: str, locale: str | None) -> None:
+        await UserRow.filter(id=user_id).update(locale=locale)
 
     async def move_identities(self, from_user_id: str, to_user_id: str) -> None:
         async with in_transaction():
