@@ -11,6 +11,8 @@ from adapters.storage.models import UserRow
 MIGRATIONS = sorted(p.stem for p in schema.MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py"))
 # Tables later migrations create: a database from before migrations existed never had them.
 ADDED_AFTER_INITIAL = ["wechat_inbox"]
+# Columns later migrations add to tables of the first schema.
+COLUMNS_ADDED_AFTER_INITIAL = [("users", "locale")]
 
 
 async def test_a_fresh_database_gets_every_migration_and_works(database_url) -> None:
@@ -35,9 +37,14 @@ async def test_a_database_from_before_migrations_is_adopted(tmp_path) -> None:
     url = f"sqlite://{tmp_path}/old.db"
     await Tortoise.init(db_url=db.normalize_url(url), modules={"models": db.MODEL_MODULES})
     await Tortoise.generate_schemas()           # how versions before migrations created the schema
+    conn = Tortoise.get_connection("default")
     for table in ADDED_AFTER_INITIAL:
-        await Tortoise.get_connection("default").execute_script(f"DROP TABLE {table}")
-    await UserRow.create(id="kept", name="old user")
+        await conn.execute_script(f"DROP TABLE {table}")
+    for table, column in COLUMNS_ADDED_AFTER_INITIAL:
+        await conn.execute_script(f"ALTER TABLE {table} DROP COLUMN {column}")
+    # The old schema's columns only (the model would name the later ones too).
+    await conn.execute_script("INSERT INTO users (id, name, balance, held, storage_limit_bytes, storage_used_bytes, "
+                              "created_at) VALUES ('kept', 'old user', 0, 0, 0, 0, '2024-01-01 00:00:00+00:00')")
     await db.close_database()
     await db.open_database(url)
     try:
