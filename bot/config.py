@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.config_dify import DifyConfig  # noqa: F401 - the `dify:` section, kept in its own module
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,6 +44,20 @@ class ServerConfig(Strict):
             except ValueError:
                 raise ValueError(f"{proxy!r} is not an IP address or CIDR network like 10.0.0.0/8") from None
         return [p.strip() for p in proxies]
+    # Browser origins allowed to call /api/v1 and /dify/v1 (CORS); empty: none. "*" allows any origin, but
+    # then never with credentials. cors_allow_credentials: listed origins may send cookies / HTTP auth.
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    cors_max_age: int = Field(600, ge=0, le=86400)  # how long a browser may cache a preflight answer
+
+    @model_validator(mode="after")
+    def _cors_origins_are_origins(self) -> "ServerConfig":
+        for origin in self.cors_origins:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(f"cors_origins: {origin!r} is not an origin like https://app.example.com (no path)")
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError("cors_allow_credentials cannot be used with the origin '*': list the origins instead")
+        return self
 
 
 class DatabaseConfig(Strict):
@@ -97,6 +113,7 @@ class ModelConfig(Strict):
     output_weight: float = Field(1.0, ge=0)
     context_window: int = Field(8192, ge=256)
     max_output_tokens: int = Field(1024, ge=1)
+    vision: bool = False  # the model reads images (OpenAI image_url content parts)
 
 
 class ProviderConfig(Strict):
@@ -117,12 +134,17 @@ class LLMConfig(Strict):
     default_model: str = "gpt-4o-mini"
     providers: list[ProviderConfig] = Field(default_factory=list)
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+    # The model that answers a message with images when the chosen model has no `vision`; unset: refused.
+    vision_model: str | None = None
 
     @model_validator(mode="after")
     def _default_model_known(self) -> "LLMConfig":
         names = [m.name for p in self.providers for m in p.models]
         if self.providers and self.default_model not in names:
             raise ValueError(f"default_model {self.default_model!r} is not listed under any provider's models")
+        if self.vision_model and not any(m.name == self.vision_model and m.vision
+                                         for p in self.providers for m in p.models):
+            raise ValueError(f"vision_model {self.vision_model!r} is not a listed model with vision: true")
         if len(names) != len(set(names)):
             raise ValueError("a model name is listed under more than one provider")
         emb = self.embeddings.provider
@@ -302,18 +324,10 @@ class PaymentsConfig(Strict):
     telegram: TelegramPaymentsConfig = Field(default_factory=TelegramPaymentsConfig)
 
 
-class DifyConfig(Strict):
-    app_keys: list[str] = Field(default_factory=list)
-    opening_statement: str = ""
-    name: str = "Chatbot"                      # GET /dify/v1/info
-    description: str = ""
-    suggested_questions: list[str] = Field(default_factory=list)
-    ping_interval_seconds: float = Field(10.0, gt=0)  # SSE `ping` events while a reply streams
+class MediaConfig(Strict):
+    """Stored files (uploads, fetched images): where their bytes live on disk."""
 
-    @field_validator("app_keys")
-    @classmethod
-    def _drop_empty(cls, keys: list[str]) -> list[str]:
-        return [k for k in keys if k]
+    folder: str = "data/media"
 
 
 class AppConfig(Strict):
@@ -330,6 +344,7 @@ class AppConfig(Strict):
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
     dify: DifyConfig = Field(default_factory=DifyConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
 
 
 class ConfigError(Exception):
@@ -412,6 +427,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         raise ConfigError([f"{p}: not valid YAML{where}"]) from None
     config = parse_config(data, env)
     config.database.url = anchor_sqlite_url(config.database.url, p.resolve().parent)
+    config.media.folder = str(p.resolve().parent / config.media.folder)  # an absolute folder stays as it is
     return config
 
 

@@ -17,6 +17,7 @@ from adapters.storage import db
 from adapters.storage.chats import TortoiseConversations, TortoiseMessages
 from adapters.storage.commerce import TortoiseOrders, TortoiseProducts, TortoiseRoles
 from adapters.storage.ephemeral import DatabaseEphemeralStore
+from adapters.storage.files import DiskFileStore
 from adapters.storage.ledger import TortoiseLedger
 from adapters.storage.redis_store import RedisEphemeralStore
 from adapters.storage.users import TortoiseUsers
@@ -26,6 +27,7 @@ from core.accounts import AccountService
 from core.catalog import ModelCatalog
 from core.chat import ChatEngine, EngineSettings
 from core.conversations import ConversationService
+from core.files import AttachmentService
 from core.domain import ModelSpec, Product, Role
 from core.limits import FailureLimiter
 from core.login import QrLoginService
@@ -74,12 +76,14 @@ class Services:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Chat locks, waiting lines, edit pacing, stop requests: in this process, or shared through Redis.
     coordination: Coordination = field(default_factory=LocalCoordination)
+    # Users' stored files (uploads, fetched images) under media.folder.
+    files: AttachmentService | None = None
     # Failed guesses (link codes, login QR tickets, API keys, OAuth states) per client, shared by every worker.
     failures: FailureLimiter | None = None
 
 
 def model_specs(config: AppConfig) -> list[ModelSpec]:
-    return [ModelSpec(m.name, m.input_weight, m.output_weight, m.context_window, m.max_output_tokens)
+    return [ModelSpec(m.name, m.input_weight, m.output_weight, m.context_window, m.max_output_tokens, m.vision)
             for p in config.llm.providers for m in p.models]
 
 
@@ -93,7 +97,7 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
     metrics = metrics or Metrics()
     model = InstrumentedChatModel(build_model(config), metrics)
     counter = TiktokenCounter()
-    catalog = ModelCatalog(model_specs(config), config.llm.default_model)
+    catalog = ModelCatalog(model_specs(config), config.llm.default_model, config.llm.vision_model)
     ephemeral: EphemeralStore
     if config.redis.url:
         ephemeral = RedisEphemeralStore(config.redis.url, config.redis.key_prefix)
@@ -121,6 +125,7 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
                         ephemeral, Periodic(), QrLoginService(ephemeral), metrics)
     services.failures = failures
     services.closers.append(model.close)
+    services.files = AttachmentService(DiskFileStore(config.media.folder), repos.users)
     # One worker (no redis.url) coordinates in memory: no database round trips for what need not outlive it.
     services.coordination = SharedCoordination(ephemeral) if config.redis.url else LocalCoordination()
     if isinstance(ephemeral, RedisEphemeralStore):

@@ -8,9 +8,23 @@ from core.errors import InvalidRequest
 
 
 class ModelCatalog:
-    def __init__(self, specs: Iterable[ModelSpec], default: str):
+    def __init__(self, specs: Iterable[ModelSpec], default: str, vision_model: str | None = None):
         self._specs = {s.name: s for s in specs}
         self.default = default
+        self.vision_model = vision_model
+
+    def for_images(self, spec: ModelSpec) -> ModelSpec:
+        """The model that answers a message with images: `spec` when it has vision, else the configured
+        vision model; InvalidRequest (reason `vision_unsupported`) when there is none."""
+        if spec.vision:
+            return spec
+        if self.vision_model:
+            return self.get(self.vision_model)
+        raise InvalidRequest(f"The model {spec.name} cannot read images; send text only.", reason="vision_unsupported")
+
+    def has_vision(self, name: str | None = None) -> bool:
+        """Whether a message with images to model `name` (the default when None) can be answered."""
+        return bool(self.vision_model) or self.get(name).vision
 
     def get(self, name: str | None = None) -> ModelSpec:
         spec = self._specs.get(name or self.default)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Union
 
 from core.catalog import ModelCatalog
-from core.domain import Conversation, Hold, InboundMessage, Message, ModelSpec, Usage
+from core.domain import Conversation, Hold, ImagePart, InboundMessage, Message, ModelSpec, Usage
 from core.errors import InvalidRequest, NotFound, UpstreamError
 from core.ports import (
     ChatModel, ConversationRepository, MessageRepository, ModelRequest, Passage, Retriever, RoleRepository, TextDelta,
@@ -21,6 +21,9 @@ from core.summary import Summarizer
 log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 32_000
+# What one image may cost in prompt tokens, held before the call (a high-detail 1024 px image on OpenAI
+# models is 765); the provider's reported usage is what is charged.
+IMAGE_TOKENS = 765
 HISTORY_FETCH = 200
 
 
@@ -82,25 +85,30 @@ class ChatEngine:
             raise InvalidRequest(f"The message is too long ({len(text)} characters; the limit is {MAX_INPUT_CHARS}).",
                                  reason="message_too_long")
         spec = self._catalog.get(inbound.model)
+        if inbound.images:
+            spec = self._catalog.for_images(spec)
         conversation = await self._existing_conversation(inbound)
         passages = await self._passages(inbound.user_id, conversation, text)
-        prompt = await self._prompt(conversation, passages, text)
-        max_tokens = min(spec.max_output_tokens, spec.context_window - prompt.prompt_tokens)
+        prompt = await self._prompt(conversation, passages, text, inbound.instruction)
+        prompt_tokens = prompt.prompt_tokens + IMAGE_TOKENS * len(inbound.images)
+        max_tokens = min(spec.max_output_tokens, spec.context_window - prompt_tokens)
         if max_tokens < 16:
             raise InvalidRequest("The message does not fit the model's context window.", reason="message_too_long")
         message_id = str(uuid.uuid4())
         # The hold comes before anything is written: a refused reply leaves no trace.
-        hold = await self._quota.hold(inbound.user_id, spec, prompt.prompt_tokens, key=f"reply:{message_id}")
+        hold = await self._quota.hold(inbound.user_id, spec, prompt_tokens, key=f"reply:{message_id}")
         try:
             if conversation is None:
                 conversation = await self._conversations.create(inbound.user_id, title=_title_from(text),
-                                                                chat_key=inbound.chat_key)
+                                                                chat_key=inbound.chat_key,
+                                                                instruction=inbound.instruction)
             user_message = await self._messages.add(conversation_id=conversation.id, user_id=inbound.user_id,
                                                     role="user", content=text)
         except BaseException:
             await asyncio.shield(self._quota.release(hold))
             raise
-        run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages))
+        run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages),
+                   inbound.images)
         started = ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
         async for event in run.stream(inbound.user_id, max_tokens, started):
             if isinstance(event, ReplyFinished) and self._history_full(prompt, text, event.message):
@@ -125,9 +133,11 @@ class ChatEngine:
         scope = conversation.resource_ids if conversation else ()
         return await self.retriever.retrieve(user_id, text, scope, self._settings.top_k)
 
-    async def _prompt(self, conversation: Conversation | None, passages: list[Passage], text: str) -> Prompt:
+    async def _prompt(self, conversation: Conversation | None, passages: list[Passage], text: str,
+                      new_instruction: str | None = None) -> Prompt:
         if conversation is None:
-            return build_prompt(self._counter, instruction=self._settings.default_instruction, summary="",
+            return build_prompt(self._counter, instruction=new_instruction or self._settings.default_instruction,
+                                summary="",
                                 passages=passages, history=[], question=text,
                                 history_tokens=self._settings.history_tokens)
         instruction = conversation.instruction or ""
@@ -163,8 +173,9 @@ class _Run:
     """One model call: stream it, then charge, store and release exactly once, however it ends."""
 
     def __init__(self, engine: ChatEngine, spec: ModelSpec, hold: Hold, conversation: Conversation, prompt: Prompt,
-                 message_id: str, citations: tuple):
+                 message_id: str, citations: tuple, images: tuple[ImagePart, ...] = ()):
         self.e = engine
+        self.images = images
         self.spec = spec
         self.hold = hold
         self.conversation = conversation
@@ -175,7 +186,7 @@ class _Run:
         self.usage: Usage | None = None
 
     async def stream(self, user_id: str, max_tokens: int, started: ReplyStarted) -> AsyncIterator[ReplyEvent]:
-        request = ModelRequest(self.spec.name, self.prompt.turns, max_tokens)
+        request = ModelRequest(self.spec.name, self.prompt.turns, max_tokens, self.images)
         # The hold is a lease: renewed while this reply runs, so only a dead worker's hold lapses.
         self.lease = self.e._quota.lease(self.hold)
         try:

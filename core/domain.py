@@ -164,6 +164,16 @@ class ModelSpec:
     output_weight: float
     context_window: int
     max_output_tokens: int
+    vision: bool = False  # reads images
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image shown to the model with the user's message (bytes, not a link: the provider never fetches)."""
+
+    mime: str
+    data: bytes = field(repr=False)
+    detail: Literal["auto", "low", "high"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -194,3 +204,5 @@ class InboundMessage:
     model: str | None = None
     request_key: str | None = None
     metadata: dict = field(default_factory=dict, compare=False)
+    images: tuple[ImagePart, ...] = ()       # shown to a vision model with this message
+    instruction: str | None = None           # the system prompt of a conversation this message starts

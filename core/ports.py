@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import AsyncContextManager, AsyncIterator, Iterable, Protocol, Sequence
 
 from core.domain import (
-    ChatTurn, Citation, Conversation, Hold, Identity, LedgerEntry, Message, Order, Page, Product, Role, Usage, User,
+    ChatTurn, Citation, Conversation, Hold, Identity, ImagePart, LedgerEntry, Message, Order, Page, Product, Role, Usage,
+    User,
 )
 
 
@@ -17,6 +18,7 @@ class ModelRequest:
     model: str
     messages: tuple[ChatTurn, ...]
     max_tokens: int
+    images: tuple[ImagePart, ...] = ()  # shown with the last user message (the model has vision)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """ChatModel over OpenAI-compatible providers: routes by model name, streams deltas and usage, never retries."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class OpenAIChatModel:
                 # `messages` costs about 0.35 ms of event-loop time per message (7 ms for a 20-message
                 # history), and plain role/content strings need no transforming (docs/benchmarks.md).
                 messages=[],
-                extra_body={"messages": [{"role": t.role, "content": t.content} for t in request.messages]},
+                extra_body={"messages": _messages(request)},
                 max_tokens=request.max_tokens,
                 stream=True,
                 stream_options={"include_usage": True},
@@ -109,6 +110,19 @@ class OpenAIChatModel:
     async def close(self) -> None:
         for client in self._clients:
             await client.close()
+
+
+def _messages(request: ModelRequest) -> list[dict]:
+    """The chat messages as OpenAI takes them; the request's images join the last user message as
+    image_url parts (base64 data URLs, so the provider never fetches anything)."""
+    messages = [{"role": t.role, "content": t.content} for t in request.messages]
+    if request.images:
+        last_user = next(m for m in reversed(messages) if m["role"] == "user")
+        last_user["content"] = [{"type": "text", "text": last_user["content"]}, *(
+            {"type": "image_url", "image_url": {"url": f"data:{i.mime};base64,{base64.b64encode(i.data).decode()}",
+                                                "detail": i.detail}}
+            for i in request.images)]
+    return messages
 
 
 class _ProviderStreamError(Exception):

@@ -1,10 +1,13 @@
-"""core.chat_app.ChatHistory on tortoise: scroll-back over messages and ordered conversation lists."""
+"""core.chat_app.ChatHistory on tortoise: scroll-back, ordered conversation lists, conversations' inputs."""
 from __future__ import annotations
+
+from typing import Sequence
 
 from tortoise.expressions import Q
 
 from adapters.storage.chats import _conversation, _message
 from adapters.storage.models import ConversationRow, MessageRow
+from adapters.storage.models_files import ConversationInputsRow
 from core.chat_app import ConversationOrder
 from core.domain import Conversation, Message
 
@@ -30,3 +33,19 @@ class TortoiseChatHistory:
         sign = "-" if descending else ""
         rows = await query.order_by(f"{sign}{field}", f"{sign}id").limit(limit)
         return [_conversation(r) for r in rows]
+
+
+class TortoiseConversationInputs:
+    """The `inputs` each chat-app conversation was started with."""
+
+    async def put(self, conversation_id: str, inputs: dict) -> None:
+        await ConversationInputsRow.get_or_create(conversation_id=conversation_id, defaults={"inputs": inputs})
+
+    async def of(self, conversation_ids: Sequence[str]) -> dict[str, dict]:
+        if not conversation_ids:
+            return {}
+        rows = await ConversationInputsRow.filter(conversation_id__in=list(conversation_ids))
+        return {r.conversation_id: dict(r.inputs or {}) for r in rows}
+
+    async def forget(self, conversation_id: str) -> None:
+        await ConversationInputsRow.filter(conversation_id=conversation_id).delete()

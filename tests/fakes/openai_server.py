@@ -66,9 +66,32 @@ def error_body(status: int, message: str | None = None) -> dict:
     return {"error": {"message": message or default, "type": kind, "param": None, "code": code}}
 
 
+IMAGE_TOKENS = 85  # what each image part adds to the fake's prompt_tokens (OpenAI's low-detail price)
+
+
 def prompt_tokens_of(messages: list[dict]) -> int:
-    """The fake's deterministic prompt token count."""
-    return sum(len(_text(m.get("content"))) for m in messages) // 4 + 1
+    """The fake's deterministic prompt token count (text characters // 4 + 1, plus IMAGE_TOKENS an image)."""
+    return sum(len(_text(m.get("content"))) for m in messages) // 4 + 1 + IMAGE_TOKENS * len(images_of(messages))
+
+
+def images_of(messages: list[dict]) -> list[dict]:
+    """The image_url parts of a request's messages ({"url": ..., "detail": ...}), in order."""
+    return [p["image_url"] for m in messages if isinstance(m.get("content"), list)
+            for p in m["content"] if isinstance(p, dict) and p.get("type") == "image_url"]
+
+
+def _bad_image(messages: list[dict]) -> str | None:
+    """What OpenAI says of an image part it cannot use (only data: URLs of PNG, JPEG, GIF or WebP here)."""
+    for image in images_of(messages):
+        url = image.get("url") if isinstance(image, dict) else None
+        if not isinstance(url, str) or not url.startswith(("data:image/png;base64,", "data:image/jpeg;base64,",
+                                                          "data:image/gif;base64,", "data:image/webp;base64,")):
+            return "Invalid image_url: expected a base64 data URL of a PNG, JPEG, GIF or WebP image."
+        try:
+            base64.b64decode(url.split(",", 1)[1], validate=True)
+        except ValueError:
+            return "Invalid image data: the base64 payload does not decode."
+    return None
 
 
 def fake_embedding(text: str, dimensions: int = 64) -> list[float]:
@@ -93,9 +116,10 @@ class FakeOpenAI:
     """POST /v1/chat/completions (streaming and not) and POST /v1/embeddings on 127.0.0.1."""
 
     def __init__(self, *, api_key: str = "sk-test", models: Iterable[str] | None = None, dimensions: int = 64,
-                 default: Script | None = None):
+                 default: Script | None = None, vision_models: Iterable[str] = ()):
         self.api_key = api_key
         self.models = set(models) if models is not None else None  # None: any model name is accepted
+        self.vision_models = set(vision_models)  # the models that accept image_url parts (400 for the others)
         self.dimensions = dimensions
         self.default = default or Script()
         self.received: list[tuple[str, dict]] = []  # (path, parsed body) of every request, in order
@@ -172,6 +196,11 @@ class FakeOpenAI:
             return web.json_response(error_body(script.status), status=script.status, headers=headers)
 
         messages = body.get("messages") or []
+        if images_of(messages):
+            problem = (_bad_image(messages) if body["model"] in self.vision_models else
+                       "Invalid content type. image_url is only supported by certain models.")
+            if problem:
+                return web.json_response(error_body(400, problem), status=400)
         last_user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
         reply = script.reply if script.reply is not None else f"Echo: {last_user}"
         size = max(1, script.chunk_chars)

@@ -10,7 +10,7 @@ from adapters.storage.models import UserRow
 
 MIGRATIONS = sorted(p.stem for p in schema.MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py"))
 # Tables later migrations create: a database from before migrations existed never had them.
-ADDED_AFTER_INITIAL = ["wechat_inbox"]
+ADDED_AFTER_INITIAL = ["wechat_inbox", "stored_files", "message_files", "conversation_inputs"]
 # Columns later migrations add to tables of the first schema.
 COLUMNS_ADDED_AFTER_INITIAL = [("users", "locale")]
 
