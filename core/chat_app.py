@@ -92,6 +92,14 @@ class ChatAppService:
         used = sum((e.query is not None) + (e.answer is not None) for e in page)
         return Slice(tuple(reversed(page)), used < len(rows))
 
+    async def exchange_of(self, user_id: str, message_id: str) -> Exchange:
+        """The exchange a message belongs to: an answer with the question before it, or a question alone."""
+        message = await self._conversations.message(user_id, message_id)
+        if message.role != "assistant":
+            return Exchange(message, None)
+        previous = await self._history.messages_before(message.conversation_id, message.seq, 1)
+        return Exchange(previous[0] if previous and previous[0].role == "user" else None, message)
+
     async def _owned(self, user_id: str, conversation_id: str) -> Conversation:
         try:
             return await self._conversations.get(user_id, conversation_id)

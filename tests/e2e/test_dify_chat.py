@@ -145,13 +145,15 @@ async def test_quota_refusal_and_model_failures(open_dify, fake_llm) -> None:
     await running.services.quota.debit(poor, 990, "adjustment", key="drain-frank")
     status, body = await dify.call("POST", "/chat-messages", json_body={
         "inputs": {}, "query": "hi", "response_mode": "streaming", "user": "frank"})
-    assert (status, body["code"], body["status"]) == (402, "quota_exceeded", 402)
+    # Dify's codes, which clients map errors by: quota is 400 provider_quota_exceeded, a model failure 400
+    # completion_request_error.
+    assert (status, body["code"], body["status"]) == (400, "provider_quota_exceeded", 400)
     assert fake_llm.chat_requests == []
 
     fake_llm.script(status=500)
     status, body = await dify.call("POST", "/chat-messages", json_body={
         "inputs": {}, "query": "hi", "response_mode": "blocking", "user": "grace"})
-    assert (status, body["code"], body["status"]) == (502, "completion_request_error", 502)
+    assert (status, body["code"], body["status"]) == (400, "completion_request_error", 400)
 
     fake_llm.script(reply="this answer breaks halfway through", chunk_chars=3, cut_after=3)
     async with dify.stream("grace", "again") as resp:
@@ -159,7 +161,7 @@ async def test_quota_refusal_and_model_failures(open_dify, fake_llm) -> None:
         events = [e.data async for e in sse_events(resp)]
     assert [e["event"] for e in events] == ["message"] * 3 + ["error"]
     error = events[-1]
-    assert (error["status"], error["code"]) == (502, "completion_request_error") and error["message"]
+    assert (error["status"], error["code"]) == (400, "completion_request_error") and error["message"]
     assert error["message_id"] == events[0]["message_id"] and error["task_id"] == events[0]["task_id"]
     account = await running.services.accounts.get(await user_id_of(running, "grace"))
     assert (account.balance, account.held) == (1000, 0)  # failed replies are not charged

@@ -190,6 +190,8 @@ async def test_citations_become_retriever_resources(open_dify, fake_llm) -> None
         "user": "grace", "conversation_id": blocking["conversation_id"]})
     assert [r["document_id"] for r in page["data"][0]["retriever_resources"]] == ["res-1", "res-2"]
     status, body = await dify.call("GET", f"/messages/{blocking['message_id']}/suggested", params={"user": "grace"})
-    assert (status, body) == (200, {"result": "success", "data": []})
+    # suggested_questions_after_answer is off here: Dify's answer for a disabled feature.
+    assert (status, body) == (400, {"code": "bad_request", "message": "Suggested Questions Is Disabled.",
+                                    "status": 400})
     status, body = await dify.call("GET", f"/messages/{blocking['message_id']}/suggested", params={"user": "ivan"})
     assert status == 404

@@ -7,30 +7,34 @@ import uuid
 
 from aiohttp import web
 
-from adapters.http.dify import render
-from adapters.http.dify.errors import domain_error_body
+from adapters.http.dify import context, render
+from adapters.http.dify.errors import DifyError, domain_error_body
+from adapters.http.dify.files import chat_images
+from adapters.http.dify.inputs import fill_inputs, render_instruction
 from adapters.http.dify.requests import ChatRequest, UserOnly, app_key, end_user, json_object, parse, uuid_or_none
 from adapters.http.dify.tasks import TASKS, ReplyRun
 from core.chat import ReplyDelta, ReplyFinished, ReplyStarted
 from core.domain import InboundMessage, Message
 from core.errors import DomainError, InvalidRequest, NotFound
+from core.files import StoredFile
 
 log = logging.getLogger(__name__)
 
+_EXCHANGE = web.RequestKey("dify_new_exchange", object)
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
                "X-Accel-Buffering": "no"}
 
 
 def _services(request: web.Request):
-    from bot.app import SERVICES
-
-    return request.config_dict[SERVICES]
+    return context.services(request)
 
 
 def _ping_interval(request: web.Request) -> float:
-    from bot.app import CONFIG
+    return context.dify(request).ping_interval_seconds
 
-    return request.config_dict[CONFIG].dify.ping_interval_seconds
+
+def _metadata(request: web.Request, message: Message, latency: float) -> dict:
+    return render.metadata(message, context.pricing(request), context.dify(request).dataset_name, latency)
 
 
 def _as_dify_error(exc: BaseException) -> DomainError:
@@ -43,14 +47,47 @@ def _as_dify_error(exc: BaseException) -> DomainError:
     return DomainError("Internal Server Error, please contact support.", reason="internal_server_error", status=500)
 
 
+class _NewExchange:
+    """What a reply leaves besides the engine's own records: the files its question carried and, when it starts
+    a conversation, the inputs that conversation keeps."""
+
+    def __init__(self, request: web.Request, files: list[StoredFile], inputs: dict | None):
+        self.request = request
+        self.files = files
+        self.inputs = inputs
+        self.done = False
+
+    async def started(self, event: ReplyStarted) -> None:
+        if self.done:
+            return
+        self.done = True
+        await context.files(self.request).attach(event.user_message.id, [f.id for f in self.files])
+        if self.inputs is not None:
+            await context.inputs_store(self.request).put(event.conversation.id, self.inputs)
+
+
 async def chat_messages(request: web.Request) -> web.StreamResponse:
     fingerprint = app_key(request)
     body = parse(ChatRequest, await json_object(request))
     who = await end_user(request, fingerprint, body.user)
-    inbound = InboundMessage(who.user_id, body.query,
-                             conversation_id=uuid_or_none(body.conversation_id, "conversation_id"))
     services = _services(request)
+    if not services.catalog.names():
+        raise DifyError(400, "provider_not_initialize",
+                        "No model provider is configured: the operator must add one under llm.providers.")
+    conversation_id = uuid_or_none(body.conversation_id, "conversation_id")
+    dify = context.dify(request)
+    inputs: dict | None = None
+    instruction: str | None = None
+    if conversation_id is None:
+        # Like Dify, a conversation keeps the inputs it was started with; later ones are ignored.
+        inputs = fill_inputs(dify.user_input_form, body.inputs)
+        instruction = render_instruction(dify.instruction, inputs) if dify.instruction else None
+    files = await chat_images(request, who, body.files)
+    images = await context.files(request).image_parts(who.user_id, [f.id for f in files])
+    inbound = InboundMessage(who.user_id, body.query, conversation_id=conversation_id, images=images,
+                             instruction=instruction)
     run = ReplyRun(services.engine, inbound, task_id=str(uuid.uuid4()))
+    request[_EXCHANGE] = _NewExchange(request, files, inputs)
     request.app[TASKS].start(run, who.user_id)
     try:
         if body.response_mode == "streaming":
@@ -71,6 +108,8 @@ async def _stopped_message(request: web.Request, run: ReplyRun, user_id: str) ->
 async def _blocking(request: web.Request, run: ReplyRun, user_id: str) -> web.Response:
     message: Message | None = None
     async for event in run.events():
+        if isinstance(event, ReplyStarted):
+            await request[_EXCHANGE].started(event)
         if isinstance(event, ReplyFinished):
             message = event.message
     if run.failure is not None:
@@ -82,7 +121,7 @@ async def _blocking(request: web.Request, run: ReplyRun, user_id: str) -> web.Re
     return web.json_response({
         "event": "message", "task_id": run.task_id, "id": message.id, "message_id": message.id,
         "conversation_id": message.conversation_id, "mode": "chat", "answer": message.content,
-        "metadata": render.metadata(message, run.elapsed()),
+        "metadata": _metadata(request, message, run.elapsed()),
         "created_at": render.unix(run.started.user_message.created_at)})
 
 
@@ -118,7 +157,7 @@ class _SSE:
 
     async def message_end(self, message: Message) -> None:
         await self.send({"event": "message_end", **self.ids(), "id": message.id,
-                         "metadata": render.metadata(message, self.run.elapsed())})
+                         "metadata": _metadata(self.request, message, self.run.elapsed())})
 
 
 async def _stream(request: web.Request, run: ReplyRun, user_id: str) -> web.StreamResponse:
@@ -129,6 +168,7 @@ async def _stream(request: web.Request, run: ReplyRun, user_id: str) -> web.Stre
             if event is None:
                 await sse.ping()
             elif isinstance(event, ReplyStarted):
+                await request[_EXCHANGE].started(event)
                 await sse.open()
             elif isinstance(event, ReplyDelta):
                 ids = sse.ids()

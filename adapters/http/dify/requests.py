@@ -44,11 +44,15 @@ def app_key(request: web.Request) -> str:
     if scheme.lower() != "bearer":
         raise Unauthorized("Authorization scheme must be 'Bearer'")
     token = token.strip()
-    keys = request.config_dict[CONFIG].dify.app_keys
+    dify = request.config_dict[CONFIG].dify
     # Compare against every key so the time taken says nothing about which one nearly matched.
-    matches = [hmac.compare_digest(token.encode(), k.encode()) for k in keys]
+    matches = [hmac.compare_digest(token.encode(), k.encode()) for k in dify.app_keys]
     if not any(matches):
         raise Unauthorized("Access token is invalid")
+    if not dify.enabled:
+        from adapters.http.dify.errors import DifyError
+
+        raise DifyError(400, "app_unavailable", "App unavailable, please check your app configurations.")
     return key_fingerprint(token)
 
 
@@ -119,6 +123,17 @@ def path_id(request: web.Request, name: str, missing: str) -> str:
         raise NotFound(missing) from None
 
 
+class ChatFile(BaseModel):
+    """One item of chat-messages `files`: an uploaded file (local_file) or an image address (remote_url)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["image", "document", "audio", "video", "custom"] = "image"
+    transfer_method: Literal["remote_url", "local_file"]
+    url: str | None = Field(None, max_length=4096)
+    upload_file_id: str | None = None
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -127,12 +142,15 @@ class ChatRequest(BaseModel):
     response_mode: Literal["blocking", "streaming"] | None = None
     conversation_id: str | None = None
     user: Any = None
-    files: list[Any] | None = None  # accepted and ignored: this app takes no files
+    files: list[ChatFile] = Field(default_factory=list, max_length=20)
+    auto_generate_name: bool = True
 
-    @field_validator("inputs", mode="before")
+    @field_validator("inputs", "files", mode="before")
     @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return {} if value is None else value
+    def _none_is_empty(cls, value: Any, info) -> Any:
+        if value is None:
+            return {} if info.field_name == "inputs" else []
+        return value
 
 
 class FeedbackRequest(BaseModel):
