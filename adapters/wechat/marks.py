@@ -63,7 +63,8 @@ class SeenQueries:
     async def admit(self, query: Mapping[str, str], body: bytes) -> bool:
         """True for a query never seen before (it is remembered with this body, on every worker at once) or seen
         with exactly this body; False for a seen query with another body."""
-        key = f"{self._account}:{query.get('timestamp', '')}:{query.get('nonce', '')}"
+        signed = f"{query.get('timestamp', '')}\n{query.get('nonce', '')}".encode()
+        key = f"{self._account}:{hashlib.sha256(signed).hexdigest()[:40]}"   # fits the store's key column
         digest = hashlib.sha256(body).hexdigest()
         if await self._store.add(QUERIES, key, digest, self._ttl):
             return True
