@@ -1,0 +1,96 @@
+"""Account commands: /start, /help, /balance, /link, /lang, /web, /confirm."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from core.accounts import AccountService
+from core.commands_parse import COMMANDS
+from core.commands_results import Choice, CommandContext, CommandResult, LoginConfirmations, SignInLinks
+from core.i18n import Text, normalize_locale
+from core.orders import OrderService
+
+LINK_PREFIX = "link_"          # /start link_CODE: Telegram's deep link that redeems a link code
+RECENT_ORDERS = 5
+MB = 1024 * 1024
+
+
+def help_texts(menu: Sequence[str]) -> tuple[Text, ...]:
+    blank = Text.plain("")
+    lines = [Text.of("help.line", command=c, about=Text.of(f"menu.{c}")) for c in (menu or COMMANDS)]
+    return (Text.of("help.intro"), blank, Text.of("help.commands"), *lines, blank, Text.of("help.more"),
+            Text.of("help.aliases"))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MB:.1f}"
+
+
+class AccountCommands:
+    def __init__(self, accounts: AccountService, orders: OrderService, locales: Sequence[str],
+                 sign_in: SignInLinks | None, logins: LoginConfirmations | None):
+        self._accounts = accounts
+        self._orders = orders
+        self._locales = tuple(locales)
+        self._sign_in = sign_in
+        self._logins = logins
+
+    async def start(self, ctx: CommandContext, arg: str) -> CommandResult:
+        if arg.startswith(LINK_PREFIX):
+            return await self.link(ctx, arg.removeprefix(LINK_PREFIX))
+        user = await self._accounts.get(ctx.user.id)
+        key = "welcome.new" if ctx.user.is_new else "welcome.back"
+        greeting = Text.of(key, name=ctx.display_name or user.name, balance=user.balance)
+        return CommandResult("start", (greeting, Text.plain(""), *help_texts(ctx.menu)))
+
+    async def help(self, ctx: CommandContext, arg: str) -> CommandResult:
+        return CommandResult("help", help_texts(ctx.menu))
+
+    async def balance(self, ctx: CommandContext, arg: str) -> CommandResult:
+        """The same facts in every channel: balance, held, storage used and limit, the last orders."""
+        user = await self._accounts.get(ctx.user.id)
+        lines = [Text.of("balance.tokens", balance=user.balance, available=user.available),
+                 Text.of("balance.held", held=user.held),
+                 Text.of("balance.storage", used=_megabytes(user.storage_used_bytes),
+                         limit=_megabytes(user.storage_limit_bytes))]
+        orders = (await self._orders.list(user.id, None, RECENT_ORDERS, None)).items
+        if orders:
+            lines.append(Text.of("balance.orders"))
+            lines += [Text.of("balance.order", product=o.product_name, status=Text.of(f"order.status.{o.status}"),
+                              date=f"{o.created_at:%Y-%m-%d}") for o in orders]
+        else:
+            lines.append(Text.of("balance.no_orders"))
+        return CommandResult("balance", tuple(lines))
+
+    async def link(self, ctx: CommandContext, arg: str) -> CommandResult:
+        if arg:
+            joined = await self._accounts.redeem_link_code(arg, ctx.user.id)
+            return CommandResult.say("link", "link.done", name=joined.name, balance=joined.balance)
+        code = await self._accounts.new_link_code(ctx.user.id)
+        if ctx.link_url:
+            return CommandResult.say("link", "link.code_deep_link", code=code, url=ctx.link_url.format(code=code))
+        return CommandResult.say("link", "link.code", code=code)
+
+    async def lang(self, ctx: CommandContext, arg: str) -> CommandResult:
+        if not arg:
+            choices = tuple(Choice(f"lang:{loc}", Text.of(f"lang.name.{loc}"), selected=loc == ctx.locale)
+                            for loc in self._locales)
+            return CommandResult("lang", (Text.of("lang.choose"),), choices)
+        locale = normalize_locale(arg)
+        if locale not in self._locales:
+            names = ", ".join(self._locales)
+            return CommandResult("lang", (Text.of("lang.unknown", names=names),), error="unknown_locale")
+        await self._accounts.set_locale(ctx.user.id, locale)
+        return CommandResult("lang", (Text.of("lang.set"),), toast=Text.of("lang.set"), locale=locale)
+
+    async def web(self, ctx: CommandContext, arg: str) -> CommandResult:
+        if self._sign_in is None:  # TODO(web pages issue): wire the one-time sign-in link service
+            return CommandResult("web", (Text.of("web.unavailable"),), error="unavailable")
+        link = await self._sign_in.issue(ctx.user.id)
+        return CommandResult("web", (Text.of("web.link", url=link.url),), link=link)
+
+    async def confirm(self, ctx: CommandContext, arg: str) -> CommandResult:
+        if self._logins is None:
+            return CommandResult("confirm", (Text.of("confirm.unavailable"),), error="unavailable")
+        if await self._logins.confirm(ctx.user.id):
+            return CommandResult.say("confirm", "confirm.done")
+        return CommandResult("confirm", (Text.of("confirm.nothing"),), error="nothing_to_confirm")

@@ -1,0 +1,121 @@
+"""What a command is run with (the chat it came from) and what it answers, as values every channel can render."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from core.domain import Order, User
+from core.i18n import Text
+
+
+# --- the ports a channel (or a later feature) lends the command layer ------------------------------
+
+CancelOutcome = Literal["stopped", "nothing", "not_yours"]
+
+
+class ReplyCanceller(Protocol):
+    """The channel's answers in progress (Telegram's chat lanes): /cancel stops the one in this chat."""
+
+    async def cancel(self, chat_key: str, user_id: str) -> CancelOutcome: ...
+
+
+@dataclass(frozen=True)
+class SignInLink:
+    url: str
+    expires_at: datetime
+
+
+class SignInLinks(Protocol):
+    """/web: a one-time link that signs this user in on the web pages (5 minutes). TODO(web pages issue):
+    implemented by the web sign-in service; until it is wired, /web answers `web.unavailable`."""
+
+    async def issue(self, user_id: str) -> SignInLink: ...
+
+
+class ModelPreferences(Protocol):
+    """/model NAME: the model a chat's answers use. TODO(models issue): stored per chat and read by the engine
+    (InboundMessage.model); until it is wired, /model lists the models and answers `model.fixed`."""
+
+    async def current(self, user_id: str, chat_key: str) -> str | None: ...
+
+    async def choose(self, user_id: str, chat_key: str, model: str) -> None: ...
+
+
+class LoginConfirmations(Protocol):
+    """/confirm (确认): the scanner of a login QR says yes (core.login.QrLoginService.confirm)."""
+
+    async def confirm(self, user_id: str) -> bool: ...
+
+
+# --- how the command is asked ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PaymentOption:
+    """A way to pay that a channel can show. `unit` says which price a product needs ("stars" or "money");
+    `invoice_in_chat`: the channel sends its own invoice for the new order (Telegram Stars) instead of the
+    command layer starting the payment through OrderService.pay (WeChat Pay Native's code_url)."""
+
+    method: str
+    unit: Literal["stars", "money"] = "money"
+    invoice_in_chat: bool = False
+
+
+TELEGRAM_STARS = PaymentOption("telegram_stars", unit="stars", invoice_in_chat=True)
+WECHAT_NATIVE = PaymentOption("wechat_native")
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asks, in which chat, and what that channel can do."""
+
+    user: User
+    chat_key: str                          # the chat's conversation key ("telegram:123", "wechat:OPENID")
+    channel: str                           # "telegram", "wechat", "cli"
+    locale: str                            # Texts.locale_for(user.locale, platform hint)
+    display_name: str = ""                 # how to greet them ("Alice"); the account name when empty
+    payments: tuple[PaymentOption, ...] = ()   # preferred first; only those with a provider on are used
+    link_url: str | None = None            # a deep link that redeems a code, with {code}: "https://t.me/bot?start=link_{code}"
+    cancels: ReplyCanceller | None = None
+    menu: tuple[str, ...] = ()             # the commands /help lists; empty: every command
+
+
+# --- what it answers -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Choice:
+    """One option to pick: Telegram shows a button (callback data = `id`), WeChat and the terminal a line.
+    `id` is `command:argument` (core.commands_parse.as_command); Telegram leaves out a choice whose id is over
+    its 64-byte callback-data limit (a very long role name), other channels list it."""
+
+    id: str
+    label: Text
+    detail: Text | None = None
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class PaymentToShow:
+    """An order to pay: `url` is the WeChat Pay code_url (show it as a QR code), or None when the channel sends
+    its own invoice for `order` (PaymentOption.invoice_in_chat; the invoice payload is the order id)."""
+
+    order: Order
+    method: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    texts: tuple[Text, ...] = ()           # lines, in order
+    choices: tuple[Choice, ...] = ()
+    hint: Text | None = None               # below the choices, for channels without buttons ("Send /role NAME")
+    toast: Text | None = None              # a short note for a pressed button (Telegram's answerCallbackQuery)
+    payment: PaymentToShow | None = None
+    link: SignInLink | None = None
+    locale: str | None = None              # the command changed the user's language: render in this one
+    error: str | None = None               # the reason when the command failed (texts say it to the user)
+
+    @classmethod
+    def say(cls, command: str, key: str, **values: object) -> "CommandResult":
+        return cls(command, (Text.of(key, **values),))
