@@ -5,7 +5,7 @@ from typing import AsyncIterator, Callable
 
 from aiohttp import web
 
-from adapters.http import errors, metrics, status
+from adapters.http import cors, errors, metrics, status
 from adapters.metrics import Metrics
 from bot.config import AppConfig
 from bot.wiring import Services, open_services
@@ -58,6 +58,7 @@ def create_app(config: AppConfig, extra_installers: list[Installer] | None = Non
 
     app.cleanup_ctx.append(services_ctx)
     metrics.install(app, Metrics())
+    cors.install(app, config)  # browsers on server.cors_origins; Allow on every 405 under the APIs
     status.install(app)
     for install in [*installers(), *(extra_installers or [])]:
         install(app, config)

@@ -85,8 +85,7 @@ async def dify_error_middleware(request: web.Request, handler: Handler) -> web.S
             raise
         code = _HTTP_CODES.get(e.status) or re.sub(r"[^a-z]+", "_", e.reason.lower()).strip("_")
         message = e.text if e.text and not e.text.startswith(f"{e.status}:") else e.reason
-        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
-        return error_response(e.status, code, message, headers)
+        return error_response(e.status, code, message)  # a 405's Allow: adapters/http/cors.py adds it
     except Exception:
         log.exception("unhandled error in the Dify API")
         return error_response(500, "internal_server_error", "Internal Server Error, please contact support.")
