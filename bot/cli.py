@@ -91,6 +91,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return asyncio.run(chat(_load(args), args.user))
 
 
+def cmd_config_doc(args: argparse.Namespace) -> int:
+    from bot.config_doc import run
+
+    return run(args.output, args.check)
+
+
 def cmd_grant(args: argparse.Namespace) -> int:
     from bot.terminal import grant
 
@@ -113,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="port to listen on (default: server.port; the shipped config reads PORT)")
     run.set_defaults(func=cmd_run)
     command("check-config", "validate the config file").set_defaults(func=cmd_check_config)
+    doc = sub.add_parser("config-doc", help="the configuration reference (docs/configuration.md) from the config model")
+    doc.add_argument("--output", help="write it to this file instead of printing it")
+    doc.add_argument("--check", metavar="PATH", help="exit 1 when PATH differs from what would be generated")
+    doc.set_defaults(func=cmd_config_doc)
     chat = command("chat", "chat in the terminal through the engine")
     chat.add_argument("--user", default=os.environ.get("USER", "operator"))
     chat.set_defaults(func=cmd_chat)

@@ -180,3 +180,15 @@ async def test_port_in_use_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
             assert line == err.splitlines()[-1]  # the last word, after the start-up log
             assert line.startswith(f"cannot start: port {port} on 127.0.0.1 is already in use")
             assert "--port" in line and "server.port" in line and "PORT" in line
+
+
+async def test_config_doc_command_writes_and_checks_the_reference(tmp_path: Path) -> None:
+    code, out, err = await bot("config-doc", "--check", str(ROOT / "docs" / "configuration.md"), env=clean_env(),
+                               cwd=tmp_path)
+    assert code == 0 and "up to date" in out, out + err
+    stale = tmp_path / "configuration.md"
+    stale.write_text((ROOT / "docs" / "configuration.md").read_text(encoding="utf-8").replace("`8080`", "`80`"))
+    code, out, _ = await bot("config-doc", "--check", str(stale), env=clean_env(), cwd=tmp_path)
+    assert code == 1 and "is stale: regenerate it with `bot config-doc --output" in out
+    code, _, _ = await bot("config-doc", "--output", str(stale), env=clean_env(), cwd=tmp_path)
+    assert code == 0 and stale.read_text(encoding="utf-8") == (ROOT / "docs" / "configuration.md").read_text("utf-8")
