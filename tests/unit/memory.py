@@ -214,6 +214,13 @@ class MemoryLedger:
         self._db.wrote(f"ledger.{status}", row.hold)
         return True
 
+    async def renew(self, hold_id: str, expires_at: datetime) -> bool:
+        row = self._db.holds.get(hold_id)
+        if row is None or row.status != "active":
+            return False
+        row.hold = replace(row.hold, expires_at=expires_at)
+        return True
+
     async def release_expired(self, now: datetime) -> int:
         due = [h.hold.id for h in self._db.holds.values() if h.status == "active" and h.hold.expires_at <= now]
         return sum(self._free(hold_id, "expired") for hold_id in due)
