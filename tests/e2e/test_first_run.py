@@ -192,3 +192,19 @@ async def test_config_doc_command_writes_and_checks_the_reference(tmp_path: Path
     assert code == 1 and "is stale: regenerate it with `bot config-doc --output" in out
     code, _, _ = await bot("config-doc", "--output", str(stale), env=clean_env(), cwd=tmp_path)
     assert code == 0 and stale.read_text(encoding="utf-8") == (ROOT / "docs" / "configuration.md").read_text("utf-8")
+
+
+async def test_http_answer_without_a_model_key_names_the_key_and_charges_nothing(start_app, tmp_path, fake_llm) -> None:
+    from tests.conftest import make_config
+    from tests.e2e.http_native import assert_error, serve
+
+    keyless = {"name": "openai", "base_url": fake_llm.base_url, "api_key": "",
+               "models": [{"name": "test-model", "max_output_tokens": 100}]}
+    config = make_config(tmp_path, fake_llm.base_url, llm={"default_model": "test-model", "providers": [keyless]})
+    async with serve(start_app, config) as api:
+        me, _ = await api.new_user("kay")
+        conversation = (await me.post("/conversations", {})).body["id"]
+        reply = await me.post(f"/conversations/{conversation}/messages", {"content": "hello"})
+        assert_error(reply, 503, "upstream_key_missing")
+        assert reply.body["error"]["message"].startswith("No API key is configured for the model provider openai")
+        assert (await me.get("/me")).body["balance"] == 1000  # the signup grant, untouched
