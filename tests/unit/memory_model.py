@@ -17,7 +17,7 @@ from core.domain import ChatTurn, ModelSpec, Order, Product, Role, Usage
 from core.errors import UpstreamError
 from core.i18n import Texts
 from core.orders import OrderService, PaymentStart, PaymentState
-from core.ports import ModelRequest, TextDelta, UsageReport
+from core.ports import ModelRequest, Retriever, TextDelta, UsageReport
 from core.quota import QuotaLedger
 from tests.unit.memory import Clock, MemoryDatabase, MemoryLedger, MemoryTransactions, MemoryUsers
 from tests.unit.memory_chats import (
@@ -141,7 +141,8 @@ def texts() -> Texts:
     return _TEXTS
 
 
-def build(grant: int = 1000, storage_bytes: int = 5 * 1024 * 1024, history_tokens: int = 3000) -> Core:
+def build(grant: int = 1000, storage_bytes: int = 5 * 1024 * 1024, history_tokens: int = 3000,
+          retriever: Retriever | None = None) -> Core:
     db = MemoryDatabase()
     clock = db.clock
     users, ledger, tx = MemoryUsers(db), MemoryLedger(db), MemoryTransactions(db)
@@ -155,6 +156,6 @@ def build(grant: int = 1000, storage_bytes: int = 5 * 1024 * 1024, history_token
                           clock=clock)
     engine = ChatEngine(model=model, catalog=catalog, counter=CharCounter(), quota=quota, conversations=conversations,
                         messages=messages, roles=roles,
-                        settings=EngineSettings("You are a helpful assistant.", history_tokens))
+                        settings=EngineSettings("You are a helpful assistant.", history_tokens), retriever=retriever)
     commands = CommandService(accounts=accounts, conversations=chats, orders=orders, catalog=catalog)
     return Core(db, clock, model, ledger, quota, accounts, chats, orders, engine, commands, texts(), users, catalog)
