@@ -49,6 +49,7 @@ class ShortAnswer:
         prompt_tokens = self._counter.count_turns(turns)
         call_id = f"{kind}:{uuid.uuid4()}"
         hold = await self._quota.hold(user_id, spec, prompt_tokens, key=f"reply:{call_id}")
+        lease = self._quota.lease(hold)   # renewed while the model answers, like a reply's
         parts: list[str] = []
         usage: Usage | None = None
         try:
@@ -58,8 +59,10 @@ class ShortAnswer:
                 elif isinstance(chunk, UsageReport):
                     usage = chunk.usage
         except BaseException:
+            lease.stop()
             await asyncio.shield(self._quota.release(hold))
             raise
+        lease.stop()
         text = "".join(parts)
         usage = usage or Usage(prompt_tokens, self._counter.count(text))
         await asyncio.shield(self._quota.settle(hold, spec, usage, call_id))
