@@ -324,6 +324,26 @@ class PaymentsConfig(Strict):
     telegram: TelegramPaymentsConfig = Field(default_factory=TelegramPaymentsConfig)
 
 
+class I18nConfig(Strict):
+    """Languages: what users read comes from the zh and en catalogues in core/locales, by key."""
+
+    # A user's language: their /lang choice, else their platform's (Telegram language_code; WeChat zh), else this.
+    default_locale: Literal["zh", "en"] = "en"
+    # Replace any text by its key, per language, keeping its {placeholders}: {zh: {"welcome.follow": "..."}}.
+    texts: dict[Literal["zh", "en"], dict[str, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _texts_exist(self) -> "I18nConfig":
+        if self.texts:
+            from core.i18n import Texts, TextsError
+
+            try:
+                Texts.load(self.default_locale, self.texts)
+            except TextsError as e:
+                raise ValueError("; ".join(e.problems)) from None
+        return self
+
+
 class MediaConfig(Strict):
     """Stored files (uploads, fetched images): where their bytes live on disk."""
 
@@ -345,6 +365,7 @@ class AppConfig(Strict):
     payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
     dify: DifyConfig = Field(default_factory=DifyConfig)
     media: MediaConfig = Field(default_factory=MediaConfig)
+    i18n: I18nConfig = Field(default_factory=I18nConfig)
 
 
 class ConfigError(Exception):

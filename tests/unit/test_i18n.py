@@ -119,3 +119,14 @@ def test_telegram_menu_descriptions_exist_in_both_languages() -> None:
     assert set(en) == set(zh) == set(COMMANDS)
     assert en["balance"] == "Tokens, storage and purchases" and zh["balance"] == "余额、存储空间和购买记录"
     assert all(1 <= len(d) <= 256 for d in [*en.values(), *zh.values()])  # setMyCommands' limits
+
+
+def test_config_overrides_are_checked_when_the_config_is_read() -> None:
+    from bot.config import ConfigError, parse_config
+
+    config = parse_config({"i18n": {"default_locale": "zh", "texts": {"zh": {"new.started": "好，重新开始。"}}}}, {})
+    texts = Texts.load(config.i18n.default_locale, config.i18n.texts)
+    assert texts.get("new.started", texts.locale_for(None, None)) == "好，重新开始。"
+    with pytest.raises(ConfigError) as refused:
+        parse_config({"i18n": {"texts": {"en": {"link.code": "Your code"}}}}, {})
+    assert refused.value.problems == ["i18n: en.link.code: must use the placeholders {code}"]
