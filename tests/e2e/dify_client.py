@@ -70,12 +70,14 @@ class Dify:
             "user": user})
 
 
-def dify_config(tmp_path, fake_llm, database_url: str | None = None, **dify: Any):
+def dify_config(tmp_path, fake_llm, database_url: str | None = None, sections: dict | None = None, **dify: Any):
+    """A test config for the Dify API: `dify` settings, other `sections` merged in; files under tmp_path."""
     from tests.conftest import make_config
 
     settings = {"app_keys": [APP_KEY, OTHER_APP_KEY, ""], "opening_statement": "Hello! Ask me anything.",
                 "ping_interval_seconds": 10.0, **dify}
-    return make_config(tmp_path, fake_llm.base_url, database_url=database_url, dify=settings)
+    extra = {"media": {"folder": str(tmp_path / "media")}, **(sections or {})}
+    return make_config(tmp_path, fake_llm.base_url, database_url=database_url, dify=settings, **extra)
 
 
 async def user_id_of(running, user: str, key: str = APP_KEY) -> str:
@@ -93,8 +95,8 @@ async def open_dify(start_app, tmp_path, fake_llm):
     client for it (SQLite under tmp_path unless a database_url is given)."""
     sessions: list[aiohttp.ClientSession] = []
 
-    async def open_(extra_installers: list | None = None, **settings: Any):
-        running = await start_app(dify_config(tmp_path, fake_llm, **settings), extra_installers)
+    async def open_(extra_installers: list | None = None, sections: dict | None = None, **settings: Any):
+        running = await start_app(dify_config(tmp_path, fake_llm, sections=sections, **settings), extra_installers)
         http = aiohttp.ClientSession()
         sessions.append(http)
         return running, Dify(http, running.base_url)
