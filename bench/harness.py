@@ -26,7 +26,7 @@ class Settings:
     out: Path
     workdir: Path
     quick: bool = False
-    sections: tuple[str, ...] = ("overhead", "throughput", "channels", "memory", "profile")
+    sections: tuple[str, ...] = ("overhead", "throughput", "channels", "pace", "idle", "acks", "memory", "profile")
     databases: tuple[str, ...] = ("sqlite", "postgres")
     duration: float = 15.0          # seconds per latency measurement
     warmup: float = 2.0
@@ -36,6 +36,10 @@ class Settings:
     channel_duration: float = 10.0
     conversations: int = 10_000
     profile_seconds: float = 10.0
+    ref: str = "a19727f"            # the git ref measured beside the working tree (pace, idle, memory)
+    rounds: int = 2                 # pace: runs per tree, alternating
+    idle_seconds: float = 30.0
+    ack_users: int = 256
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -42,10 +42,11 @@ def bench_config(database_url: str, model_url: str, port: int, channels: dict | 
     }
 
 
-def telegram_channel(api_base_url: str) -> dict:
-    # No pause between edits: Telegram's one-edit-a-second rule would make every answer take a second and
-    # measure the rule, not the platform's cost.
-    return {"telegram": {"enabled": True, "token": TELEGRAM_TOKEN, "mode": "webhook", "edit_interval_private": 0,
+def telegram_channel(api_base_url: str, default_pace: bool = False) -> dict:
+    # No pause between edits unless asked: Telegram's one-edit-a-second rule would make every answer take a
+    # second and measure the rule, not the platform's cost (bench/speed.py measures the default pace's cost).
+    pace = {} if default_pace else {"edit_interval_private": 0}
+    return {"telegram": {"enabled": True, "token": TELEGRAM_TOKEN, "mode": "webhook", **pace,
                          "webhook_secret": TELEGRAM_SECRET, "api_base_url": api_base_url}}
 
 
@@ -113,15 +114,17 @@ async def database(kind: str, workdir: Path) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def platform(database_url: str, model_url: str, workdir: Path, log_dir: Path, *, label: str,
-                   channels: dict | None = None, redis: dict | None = None) -> AsyncIterator[Child]:
-    """`python -m bot run --config <temp>/<label>.yaml`, ready once GET /api/v1/status answers 200."""
+                   channels: dict | None = None, redis: dict | None = None,
+                   tree: Path | None = None) -> AsyncIterator[Child]:
+    """`python -m bot run --config <temp>/<label>.yaml`, ready once GET /api/v1/status answers 200; with `tree`,
+    that checkout's code (bench/ref.py) instead of the working tree's."""
     port = free_port()
     config_path = workdir / f"{label}.yaml"
     config_path.write_text(yaml.safe_dump(bench_config(database_url, model_url, port, channels, redis)))
     child = await start_child(f"platform-{label}", ["-m", "bot", "run", "--config", str(config_path)], log_dir,
                               ready_url=f"http://127.0.0.1:{port}/api/v1/status",
                               # The platform's own default log level (INFO) unless BOT_BENCH_LOG_LEVEL says otherwise.
-                              env={"BOT_LOG_LEVEL": os.environ.get("BOT_BENCH_LOG_LEVEL", "INFO")})
+                              env={"BOT_LOG_LEVEL": os.environ.get("BOT_BENCH_LOG_LEVEL", "INFO")}, tree=tree)
     child.url = f"http://127.0.0.1:{port}"
     try:
         yield child

@@ -55,12 +55,16 @@ class Child:
 
 
 async def start_child(name: str, args: list[str], log_dir: Path, *, ready_prefix: str = "READY ",
-                      ready_url: str | None = None, timeout: float = 60.0, env: dict | None = None) -> Child:
-    """Start `python args...` from the repo root; ready when it prints `READY <url>` or `ready_url` answers."""
+                      ready_url: str | None = None, timeout: float = 60.0, env: dict | None = None,
+                      tree: Path | None = None) -> Child:
+    """Start `python args...` from the repo root (or from `tree`, another checkout, whose code then runs with the
+    same interpreter); ready when it prints `READY <url>` or `ready_url` answers."""
     log_path = log_dir / f"{name}.log"
     log = log_path.open("wb")
+    if tree is not None:
+        env = {**(env or {}), "PYTHONPATH": str(tree)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, *args, cwd=ROOT, stdout=asyncio.subprocess.PIPE if ready_url is None else log,
+        sys.executable, *args, cwd=tree or ROOT, stdout=asyncio.subprocess.PIPE if ready_url is None else log,
         stderr=log, env={**os.environ, **(env or {})}, start_new_session=True)
     child = Child(name, proc, log_path)
     deadline = time.monotonic() + timeout
@@ -129,6 +133,17 @@ def thread_cpu(pid: int) -> dict[str, float]:
             continue
         out[name] = out.get(name, 0.0) + cpu
     return out
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of a process's live threads in nanoseconds (schedstat: finer than /proc/stat's 10 ms ticks)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def rss_mb(pid: int) -> float:

@@ -1,7 +1,7 @@
 """`make bench`: run the benchmark sections and write results.json and report.md.
 
-    python -m bench.run [--quick] [--sections overhead,throughput,channels,memory,profile]
-                        [--databases sqlite,postgres] [--wait-quiet 30] [--out bench/results]
+    python -m bench.run [--quick] [--sections overhead,throughput,channels,pace,idle,acks,memory,profile]
+                        [--databases sqlite,postgres] [--ref a19727f] [--wait-quiet 30] [--out bench/results]
 """
 from __future__ import annotations
 
@@ -19,20 +19,21 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import channels, memory, report, sections
+from bench import channels, memory, report, sections, speed
 from bench.harness import Settings
 from bench.platform import postgres_available
 from bench.procs import ROOT, load_average
 
 SECTIONS = {"overhead": sections.overhead, "throughput": sections.throughput, "channels": channels.run,
-            "memory": memory.run, "profile": sections.hot_spots}
+            "pace": speed.pace, "idle": speed.idle, "acks": speed.acks, "memory": memory.run,
+            "profile": sections.hot_spots}
 
 
 def settings_from(args: argparse.Namespace, workdir: Path) -> Settings:
     s = Settings(out=Path(args.out).resolve(), workdir=workdir)
     if args.quick:
         s = replace(s, quick=True, duration=6.0, warmup=1.0, level_duration=4.0, channel_duration=4.0,
-                    conversations=1000, profile_seconds=5.0)
+                    conversations=1000, profile_seconds=5.0, rounds=1, idle_seconds=10.0)
     if args.sections:
         unknown = set(args.sections.split(",")) - set(SECTIONS)
         if unknown:
@@ -43,7 +44,7 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> Settings:
     if args.duration is not None:
         s = replace(s, duration=args.duration, level_duration=args.duration, channel_duration=args.duration,
                     profile_seconds=max(1.0, args.duration))
-    for name in ("warmup", "users", "conversations"):
+    for name in ("warmup", "users", "conversations", "ref", "rounds", "ack_users"):
         if getattr(args, name) is not None:
             s = replace(s, **{name: getattr(args, name)})
     if args.levels:
@@ -70,7 +71,8 @@ async def run(s: Settings) -> dict:
     results: dict = {"conditions": conditions(), "settings": {
         "quick": s.quick, "sections": list(s.sections), "databases": list(s.databases), "duration_s": s.duration,
         "warmup_s": s.warmup, "users": s.users, "levels": list(s.levels), "level_duration_s": s.level_duration,
-        "channel_duration_s": s.channel_duration, "conversations": s.conversations,
+        "channel_duration_s": s.channel_duration, "conversations": s.conversations, "ref": s.ref,
+        "rounds": s.rounds, "idle_s": s.idle_seconds, "ack_users": s.ack_users,
         "wait_quiet_s": sections.QUIET_WAIT[0]}, "sections": {}}
     if "postgres" in s.databases:
         why = await postgres_available()
@@ -107,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, help="concurrent users for the latency sections (default 16)")
     parser.add_argument("--levels", help="concurrency levels for throughput (default 1,16,64,256)")
     parser.add_argument("--conversations", type=int, help="conversations for the memory section (default 10000)")
+    parser.add_argument("--ref", help="the git ref measured beside the working tree (default a19727f)")
+    parser.add_argument("--rounds", type=int, help="pace: runs per tree, alternating (default 2)")
+    parser.add_argument("--ack-users", type=int, help="acks: concurrent chats (default 256)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                         help="before each measurement wait up to S seconds for the machine's CPU to be idle")
     args = parser.parse_args(argv)

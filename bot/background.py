@@ -12,13 +12,19 @@ class Periodic:
     def __init__(self) -> None:
         self._tasks: list[asyncio.Task] = []
 
-    def every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(self._loop(seconds, job, name), name=name))
+    def every(self, seconds: float, job: Callable[[], Awaitable[Any]], name: str,
+              when: Callable[[], bool] | None = None) -> None:
+        """Run `job` every `seconds`; with `when`, only the times it answers True (an idle server skips work that
+        only activity can create)."""
+        self._tasks.append(asyncio.get_running_loop().create_task(self._loop(seconds, job, name, when), name=name))
 
     @staticmethod
-    async def _loop(seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+    async def _loop(seconds: float, job: Callable[[], Awaitable[Any]], name: str,
+                    when: Callable[[], bool] | None) -> None:
         while True:
             await asyncio.sleep(seconds)
+            if when is not None and not when():
+                continue
             try:
                 await job()
             except asyncio.CancelledError:

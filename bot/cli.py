@@ -76,12 +76,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def event_loop():
+    """uvloop's event loop when it is installed (`pip install .[fast]`) and BOT_EVENT_LOOP is not `asyncio`;
+    None: asyncio's own. The same code runs on either (docs/benchmarks.md has what uvloop saves)."""
+    import os
+
+    if os.environ.get("BOT_EVENT_LOOP", "").lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop()
+
+
 def _serve(app, args: argparse.Namespace, config: AppConfig) -> None:
     from aiohttp import web
 
     # run_app turns SIGINT/SIGTERM into a graceful stop: in-flight replies get shutdown_timeout to finish.
+    loop = event_loop()
+    if loop is not None:
+        print("event loop: uvloop", flush=True)
     web.run_app(app, host=args.host or config.server.host, port=args.port or config.server.port,
-                shutdown_timeout=config.server.shutdown_grace_seconds, access_log=None,
+                shutdown_timeout=config.server.shutdown_grace_seconds, access_log=None, loop=loop,
                 print=lambda msg: print(msg, flush=True))
 
 

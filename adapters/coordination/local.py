@@ -7,6 +7,7 @@ import heapq
 from typing import AsyncIterator, Awaitable, Callable
 
 from adapters.coordination.ports import Line, Locks, Pacing, Stops
+from adapters.coordination.slots import ReplySlots
 
 
 class LocalLocks:
@@ -150,6 +151,7 @@ class LocalCoordination:
 
     def __init__(self) -> None:
         self._locks = LocalLocks()
+        self.slots = ReplySlots()
 
     def locks(self, lease_seconds: float = 30.0) -> Locks:
         return self._locks     # leases guard against dead workers; a dead process takes its locks with it

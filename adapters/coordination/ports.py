@@ -1,7 +1,10 @@
 """The coordination ports: per-key locks, waiting lines, pacing and stop requests, for one process or many."""
 from __future__ import annotations
 
-from typing import AsyncContextManager, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, AsyncContextManager, Awaitable, Callable, Protocol
+
+if TYPE_CHECKING:
+    from adapters.coordination.slots import ReplySlots
 
 
 class Locks(Protocol):
@@ -66,6 +69,7 @@ class Coordination(Protocol):
     """Makes the coordination parts: in this process only (one worker), or over a store every worker shares."""
 
     shared: bool
+    slots: ReplySlots        # this process's answers running at once (always per process)
 
     def locks(self, lease_seconds: float = 30.0) -> Locks: ...
 

@@ -5,6 +5,7 @@ from adapters.coordination.lines import WaitingLine
 from adapters.coordination.locks import SharedLocks
 from adapters.coordination.pacing import SharedPacing
 from adapters.coordination.ports import Line, Locks, Pacing, Stops
+from adapters.coordination.slots import ReplySlots
 from adapters.coordination.stops import StopRequests
 from core.ports import EphemeralStore
 
@@ -16,6 +17,7 @@ class SharedCoordination:
 
     def __init__(self, store: EphemeralStore):
         self._store = store
+        self.slots = ReplySlots()
 
     def locks(self, lease_seconds: float = 30.0) -> Locks:
         return SharedLocks(self._store, lease_seconds=lease_seconds)

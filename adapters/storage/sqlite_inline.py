@@ -55,6 +55,7 @@ class InlineConnection:
     def __init__(self, conn: sqlite3.Connection, busy_timeout: float = BUSY_TIMEOUT_SECONDS):
         self._conn = conn
         self._busy_timeout = busy_timeout
+        self.used = asyncio.Event()     # set by any statement: the checkpointer sleeps on it while idle
 
     @property
     def total_changes(self) -> int:
@@ -87,6 +88,8 @@ class InlineConnection:
     async def _run(self, fn: Callable[..., T], *args: Any, in_thread: bool = False) -> T:
         # The connection's own busy wait would block the event loop; SQLITE_BUSY comes back at once
         # (timeout=0) and is waited for here. A busy statement has done nothing, so running it again is safe.
+        if not self.used.is_set():
+            self.used.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._busy_timeout
         pause = 0.001
@@ -150,13 +153,23 @@ class InlineSqliteClient(SqliteClient):
         return ":memory:" not in self.filename and str(self.pragmas.get("journal_mode", "WAL")).upper() == "WAL"
 
     async def _checkpoint_forever(self) -> None:
+        # Event-driven, so an idle server never wakes for it: wait for a statement, give writes a second to
+        # gather, then checkpoint from a thread if anything was written.
         checkpoint = _Checkpointer(self.filename, self.pragmas.get("synchronous"))
+        connection: InlineConnection = self._connection  # type: ignore[assignment]
+        copied = connection.total_changes
         try:
             while True:
+                await connection.used.wait()
                 await asyncio.sleep(CHECKPOINT_SECONDS)
+                connection.used.clear()
+                changes = connection.total_changes
+                if changes == copied:
+                    continue
                 try:
                     await asyncio.to_thread(checkpoint.run)
-                except sqlite3.Error as exc:   # a busy or failed checkpoint is retried next time
+                    copied = changes
+                except sqlite3.Error as exc:   # a busy or failed checkpoint is retried after the next statement
                     log.warning("SQLite checkpoint of %s failed: %s", self.filename, exc)
         finally:
             await asyncio.to_thread(checkpoint.close)

@@ -60,6 +60,7 @@ class ChatLanes:
         self._locks = coordination.locks()
         self._line = coordination.line()
         self._stops = coordination.stops()
+        self._slots = coordination.slots
         self._lanes: dict[int, Lane] = {}
         self._closed = False
 
@@ -126,7 +127,8 @@ class ChatLanes:
                         await self._leave(key, job)
                         end = await self._stops.start(SCOPE, str(chat_id), str(job.user_id), lambda: self._stop(lane))
                         try:
-                            await self._answer(job, lane)
+                            async with self._slots.slot():   # the loop keeps time for acknowledgements
+                                await self._answer(job, lane)
                         finally:
                             await end()
                 except Exception:

@@ -36,7 +36,8 @@ def install(app: web.Application, config) -> None:
 
         services.metrics.track_queue("wechat_pending", lambda: owed["parts"])
         # Refreshed in the background: a scrape never waits on the database.
-        services.periodic.every(15, count_owed, "count WeChat answers owed")
+        services.periodic.every(15, count_owed, "count WeChat answers owed",
+                                when=lambda: services.coordination.shared or channel.active_within(60))
         services.orders.paid_listeners.append(channel.notify_paid)
         channel.start_sweeping(services.periodic)
         services.closers.append(channel.close)

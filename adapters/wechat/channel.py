@@ -36,6 +36,8 @@ class WeChatChannel:
         self._locks = services.coordination.locks(lease_seconds=cfg.answer_lease_seconds)
         self.marks = MessageMarks(services.ephemeral, cfg.app_id, ATTEMPTS)
         self._tasks: set[asyncio.Task] = set()
+        self._last_active = float("-inf")
+        self._quiet: set[asyncio.Task] = set()      # the start-up sweep: not activity that needs sweeps after it
         self.window = WeChatReplyWindow(
             outbox=outbox, marks=self.marks, spawn=self._spawn, produce=self._produce,
             window_seconds=cfg.passive_window_seconds, callback_timeout_seconds=cfg.callback_timeout_seconds,
@@ -59,15 +61,18 @@ class WeChatChannel:
     def start_sweeping(self, periodic) -> None:
         """Renew this worker's leases and answer messages a stopped worker left: now, then every lease/3."""
         if not self.passive:
-            self._spawn(self.inbox.sweep())
-            periodic.every(self.inbox.repo.lease.total_seconds() / 3, self.inbox.sweep,
-                           "answer WeChat messages left by a stopped worker")
+            self._spawn(self.inbox.sweep(), activity=False)
+            lease = self.inbox.repo.lease.total_seconds()
+            periodic.every(lease / 3, self.inbox.sweep, "answer WeChat messages left by a stopped worker",
+                           when=lambda: self.services.coordination.shared or self.active_within(2 * lease))
 
     async def _answer(self, cb: Callback) -> None:
-        """Make and push one answer; the caller holds the user's turn."""
-        owed_before = not await self.delivery.flush(cb.openid)
-        text = await self._responder.respond(cb)
-        await self.delivery.push(cb.openid, cb.msg_key, text, owed_before=owed_before)
+        """Make and push one answer; the caller holds the user's turn. Answers start as the loop has room
+        (ReplySlots), so acknowledgements are never queued behind all of them."""
+        async with self.services.coordination.slots.slot():
+            owed_before = not await self.delivery.flush(cb.openid)
+            text = await self._responder.respond(cb)
+            await self.delivery.push(cb.openid, cb.msg_key, text, owed_before=owed_before)
 
     async def notify_paid(self, order: Order) -> None:
         """OrderService paid listener: tell the buyer on WeChat (customer_service mode only)."""
@@ -91,16 +96,29 @@ class WeChatChannel:
         async with self._locks.hold(_lock_key(cb.openid)):
             return await self._responder.respond(cb)
 
+    def active_within(self, seconds: float) -> bool:
+        """Answers are in progress here, or were in the last `seconds` (one worker alone has nothing else to
+        sweep: what an earlier run left is swept at start)."""
+        return bool(self._tasks) or asyncio.get_running_loop().time() - self._last_active < seconds
+
     def in_progress(self) -> int:
         """Answers being made or delivered by this worker (the `wechat_answers` queue depth)."""
         return len(self._tasks)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Awaitable[None], activity: bool = True) -> None:
         task = asyncio.ensure_future(work)
+        if activity:
+            self._last_active = asyncio.get_running_loop().time()
+        else:
+            self._quiet.add(task)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task) -> None:
+        if task in self._quiet:
+            self._quiet.discard(task)
+        else:
+            self._last_active = asyncio.get_running_loop().time()
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("WeChat background work failed", exc_info=task.exception())
