@@ -23,7 +23,8 @@ def test_bench_overhead_section_runs_at_minimal_size(tmp_path: Path) -> None:
         for run in ("platform_run", "baseline_run"):
             measured = sqlite[mode][run]
             assert measured["ok"] > 0 and not measured["errors"], (mode, run, measured)
-        assert sqlite[mode]["latency"]["overhead_p50_ms"] is not None
+        latency = sqlite[mode]["latency"]     # the overhead is the platform's p50 less the baseline's
+        assert latency["overhead_p50_ms"] == round(latency["platform"]["p50"] - latency["baseline"]["p50"], 2)
         assert sqlite[mode]["platform_cpu_ms_per_msg"] > 0
     assert sqlite["stream"]["ttft"]["platform"]["n"] > 0
 

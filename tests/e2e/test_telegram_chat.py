@@ -70,7 +70,12 @@ async def test_message_during_a_reply_is_queued_then_answered(launch, tg, fake_l
     assert [m.text for m in done] == ["first answer, slowly", "Echo: second"]
     second = fake_llm.chat_requests[1]["messages"]
     assert [m["content"] for m in second[1:]] == ["first", "first answer, slowly", "second"]
-    assert running.services.engine is not None
+    # Both answers were finished and charged, one after the other in the chat's one conversation.
+    user = await services_user(running, alice)
+    conv = await running.services.conversations.for_chat(f"telegram:{chat['id']}")
+    stored = (await running.services.conversations.messages(user.id, conv.id)).items
+    assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")] * 2
+    assert all(m.cost > 0 for m in stored if m.role == "assistant")
 
 
 async def test_cancel_stops_the_stream_and_charges_what_was_generated(launch, tg, fake_llm) -> None:
