@@ -16,6 +16,7 @@ from adapters.telegram.parts import ChannelParts
 from adapters.telegram.replies import Answerer
 from adapters.telegram.sender import TelegramSender, retry_seconds
 from adapters.telegram.stars import StarsCheckout, StarsProvider, paid_listener
+from adapters.telegram.transport import AiohttpBotRequest
 from bot.config import AppConfig
 from bot.wiring import Services
 
@@ -37,8 +38,11 @@ class TelegramChannel:
         tg = config.channels.telegram
         self._config = config
         self._services = services
+        # Bot API calls over aiohttp with JSON bodies (transport.py); getUpdates on a connection of its own.
         self.application = (Application.builder().token(tg.token).base_url(tg.api_base_url)
-                            .base_file_url(file_url(tg.api_base_url)).updater(None).build())
+                            .base_file_url(file_url(tg.api_base_url)).updater(None)
+                            .request(AiohttpBotRequest()).get_updates_request(AiohttpBotRequest(pool_size=1))
+                            .build())
         self.bot = self.application.bot
         # Flood-control pauses, edit pacing, per-chat order and /cancel: shared by every worker through Redis, or
         # in memory with one worker.
