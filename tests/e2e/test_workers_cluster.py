@@ -225,18 +225,25 @@ async def test_an_answer_stream_resumes_on_the_other_worker(cluster: Cluster) ->
 async def test_dify_stop_sent_to_the_other_worker_stops_the_stream(cluster: Cluster) -> None:
     c = cluster
     reply = "".join(f"word{n} " for n in range(100))
-    c.llm.script(reply=reply, chunk_chars=6, chunk_delay=0.05)  # ~5 s if nobody stopped it
+    held = asyncio.Event()                     # the model sends 3 chunks, then nothing until the test says so
+    c.llm.script(reply=reply, chunk_chars=6, gate=held, gate_after=3)
     headers = {"Authorization": f"Bearer {DIFY_KEY}"}
     body = {"inputs": {}, "query": "a long story", "response_mode": "streaming", "user": "carol"}
-    async with c.http.post(c.a.url + "/dify/v1/chat-messages", json=body, headers=headers) as resp:
-        lines = resp.content.__aiter__()
-        first = await _next_data(lines)
-        async with c.http.post(f"{c.b.url}/dify/v1/chat-messages/{first['task_id']}/stop",
-                               json={"user": "carol"}, headers=headers) as stop:
-            assert (stop.status, await stop.json()) == (200, {"result": "success"})
-        stopped_at = asyncio.get_running_loop().time()
-        rest = [d async for d in _data(lines)]
-    assert asyncio.get_running_loop().time() - stopped_at < 2.5      # long before the ~5 s reply would end
+    try:
+        async with c.http.post(c.a.url + "/dify/v1/chat-messages", json=body, headers=headers) as resp:
+            lines = resp.content.__aiter__()
+            first = await _next_data(lines)
+            async with c.http.post(f"{c.b.url}/dify/v1/chat-messages/{first['task_id']}/stop",
+                                   json={"user": "carol"}, headers=headers) as stop:
+                assert (stop.status, await stop.json()) == (200, {"result": "success"})
+
+            async def rest_of_stream() -> list[dict]:
+                return [d async for d in _data(lines)]
+
+            # Only the stop can end this stream (the model is held); the limit keeps a broken build from hanging.
+            rest = await asyncio.wait_for(rest_of_stream(), 60)
+    finally:
+        held.set()
     assert rest[-1]["event"] == "message_end"
     answer = first["answer"] + "".join(d["answer"] for d in rest if d["event"] == "message")
     assert 0 < len(answer) < len(reply) // 2
@@ -255,11 +262,39 @@ async def _next_data(lines) -> dict:
     raise AssertionError("the stream ended")
 
 
-async def test_metrics_report_queue_depths(cluster: Cluster) -> None:
-    async with cluster.http.get(cluster.a.url + "/metrics") as resp:
+async def _queue_depths(c: Cluster, worker: Worker) -> dict[str, float]:
+    async with c.http.get(worker.url + "/metrics") as resp:
         text = await resp.text()
-    for queue in ("sse_streams", "dify_tasks", "wechat_answers", "wechat_pending"):
-        assert f'bot_queue_depth{{queue="{queue}"}}' in text
+    gauges = re.finditer(r'^bot_queue_depth\{queue="([^"]+)"\} (\S+)$', text, re.M)
+    return {m.group(1): float(m.group(2)) for m in gauges}
+
+
+async def test_metrics_report_queue_depths(cluster: Cluster) -> None:
+    c = cluster
+    user = await c.new_user(c.a)
+    cid = await c.conversation(c.a, user)
+    held = asyncio.Event()
+    c.llm.script(reply="held back " * 5, chunk_chars=5, gate=held, gate_after=1)
+    try:
+        async with c.http.post(f"{c.a.url}/api/v1/conversations/{cid}/messages", headers=user,
+                               json={"content": "hold on", "stream": True}) as resp:
+            events = events_with_ids(resp)
+            await anext(events)                                     # the answer is being written on A
+            assert (await _queue_depths(c, c.a))["sse_streams"] == 1.0
+            assert (await _queue_depths(c, c.b))["sse_streams"] == 0.0
+            held.set()
+            assert [e.name async for e in events][-1] == "done"
+    finally:
+        held.set()
+    await until(lambda: _idle(c, c.a))                             # the finished stream leaves the gauge
+    for worker in (c.a, c.b):
+        depths = await _queue_depths(c, worker)
+        assert {q: depths.get(q) for q in ("sse_streams", "dify_tasks", "wechat_answers", "wechat_pending")} == \
+            {"sse_streams": 0.0, "dify_tasks": 0.0, "wechat_answers": 0.0, "wechat_pending": 0.0}
+
+
+async def _idle(c: Cluster, worker: Worker) -> bool:
+    return (await _queue_depths(c, worker)).get("sse_streams") == 0.0
 
 
 async def test_a_killed_worker_leaves_no_stuck_hold_and_loses_no_message(cluster: Cluster) -> None:
