@@ -6,10 +6,20 @@ import zlib
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from tests.e2e.dify_client import APP_KEY
 from tests.fakes.local import serve_local
+from tests.fakes.openai_server import FakeOpenAI
+
+
+@pytest.fixture
+async def vision_llm():
+    """A fake provider with a text-only `test-model` and `vision-model`, which alone accepts image parts."""
+    async with FakeOpenAI(api_key="sk-test", models=["test-model", "vision-model"],
+                          vision_models=["vision-model"]) as fake:
+        yield fake
 
 
 def png(width: int = 2, height: int = 2, extra: int = 0) -> bytes:

@@ -7,19 +7,10 @@ import socket
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.e2e.dify_client import open_dify, user_id_of  # noqa: F401
-from tests.e2e.dify_media import GIF, ImageServer, png, upload, vision_sections
-from tests.fakes.openai_server import FakeOpenAI, images_of, prompt_tokens_of
-
-
-@pytest.fixture
-async def vision_llm():
-    """A fake provider with a text-only `test-model` and `vision-model`, which alone accepts image parts."""
-    async with FakeOpenAI(api_key="sk-test", models=["test-model", "vision-model"],
-                          vision_models=["vision-model"]) as fake:
-        yield fake
+from tests.e2e.dify_media import GIF, ImageServer, png, upload, vision_llm, vision_sections  # noqa: F401
+from tests.fakes.openai_server import images_of, prompt_tokens_of
 
 
 def stored_files(tmp_path: Path) -> list[Path]:

@@ -46,10 +46,10 @@ class Pricing:
         completion_price = (u.completion_tokens * completion_unit * PRICE_UNIT).quantize(_PRICE_PLACES, ROUND_HALF_UP)
         return {
             "prompt_tokens": u.prompt_tokens, "prompt_unit_price": _plain(prompt_unit),
-            "prompt_price_unit": str(PRICE_UNIT), "prompt_price": str(prompt_price),
+            "prompt_price_unit": str(PRICE_UNIT), "prompt_price": format(prompt_price, "f"),
             "completion_tokens": u.completion_tokens, "completion_unit_price": _plain(completion_unit),
-            "completion_price_unit": str(PRICE_UNIT), "completion_price": str(completion_price),
-            "total_tokens": u.total_tokens, "total_price": str(prompt_price + completion_price),
+            "completion_price_unit": str(PRICE_UNIT), "completion_price": format(completion_price, "f"),
+            "total_tokens": u.total_tokens, "total_price": format(prompt_price + completion_price, "f"),
             "currency": self.currency, "latency": round(latency or 0.0, 3),
             "cost": message.cost,  # ours: the tokens debited from the user's balance
         }
