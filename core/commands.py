@@ -16,7 +16,7 @@ from core.accounts import AccountService
 from core.catalog import ModelCatalog
 from core.commands_account import AccountCommands, help_texts
 from core.commands_chat import ChatCommands
-from core.commands_parse import COMMANDS, ParsedCommand, as_command, parse_command
+from core.commands_parse import COMMANDS, PAYING, ParsedCommand, as_command, parse_command
 from core.commands_results import (
     CommandContext, CommandResult, LoginConfirmations, ModelPreferences, SignInLinks,
 )
@@ -36,7 +36,8 @@ class CommandService:
     def __init__(self, *, accounts: AccountService, conversations: ConversationService, orders: OrderService,
                  catalog: ModelCatalog, locales: Sequence[str] = LOCALES, sign_in: SignInLinks | None = None,
                  models: ModelPreferences | None = None, logins: LoginConfirmations | None = None):
-        account = AccountCommands(accounts, orders, locales, sign_in, logins)
+        self._orders = orders
+        account = AccountCommands(accounts, orders, locales, sign_in, logins, self.menu)
         chat = ChatCommands(conversations, catalog, models)
         shop = ShopCommands(orders, accounts)
         self._handlers: Mapping[str, Handler] = {
@@ -69,6 +70,12 @@ class CommandService:
             log.info("command /%s for %s refused: %s (%s)", command.name, ctx.user.id, e.reason, e.message)
             return CommandResult(command.name, (error_text(e),), error=e.reason)
 
+    def menu(self, ctx: CommandContext) -> tuple[str, ...]:
+        """The commands help lists in this channel (and Telegram's setMyCommands shows): the channel's menu, or
+        every command; /buy and /paid only when one of the channel's ways to pay is on."""
+        can_pay = any(o.method in self._orders.providers for o in ctx.payments)
+        return tuple(c for c in (ctx.menu or COMMANDS) if can_pay or c not in PAYING)
+
     async def choose(self, ctx: CommandContext, choice_id: str) -> CommandResult:
         """A pressed button or a chosen list entry: the Choice.id of an earlier result."""
         command = as_command(choice_id)
@@ -78,5 +85,5 @@ class CommandService:
         return await self.run(ctx, command)
 
     def _unknown(self, ctx: CommandContext, name: str) -> CommandResult:
-        texts = (Text.of("command.unknown", name=name.lstrip("/")), Text.plain(""), *help_texts(ctx.menu))
+        texts = (Text.of("command.unknown", name=name.lstrip("/")), Text.plain(""), *help_texts(self.menu(ctx)))
         return CommandResult("unknown", texts, error="unknown_command")

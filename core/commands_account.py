@@ -1,12 +1,13 @@
 """Account commands: /start, /help, /balance, /link, /lang, /web, /confirm."""
 from __future__ import annotations
 
-from typing import Sequence
+import time
+from typing import Callable, Sequence
 
 from core.accounts import AccountService
-from core.commands_parse import COMMANDS
 from core.commands_results import Choice, CommandContext, CommandResult, LoginConfirmations, SignInLinks
 from core.i18n import Text, normalize_locale
+from core.login import LoginRequest
 from core.orders import OrderService
 
 LINK_PREFIX = "link_"          # /start link_CODE: Telegram's deep link that redeems a link code
@@ -15,10 +16,18 @@ MB = 1024 * 1024
 
 
 def help_texts(menu: Sequence[str]) -> tuple[Text, ...]:
+    """The help: a line per command of `menu` (CommandService.menu gives a channel's)."""
     blank = Text.plain("")
-    lines = [Text.of("help.line", command=c, about=Text.of(f"menu.{c}")) for c in (menu or COMMANDS)]
+    lines = [Text.of("help.line", command=c, about=Text.of(f"menu.{c}")) for c in menu]
     return (Text.of("help.intro"), blank, Text.of("help.commands"), *lines, blank, Text.of("help.more"),
             Text.of("help.aliases"))
+
+
+def login_prompt(request: LoginRequest, now: float) -> Text:
+    """What the scanner of a login QR is asked (WeChat SCAN): who asks, since when, and how to allow it."""
+    who = Text.plain(request.requester) if request.requester else Text.of("login.someone")
+    return Text.of("login.confirm_prompt", who=who, time=time.strftime("%H:%M UTC", time.gmtime(request.opened_at)),
+                   minutes=max(1, request.seconds_left(now) // 60))
 
 
 def _megabytes(size: int) -> str:
@@ -27,12 +36,14 @@ def _megabytes(size: int) -> str:
 
 class AccountCommands:
     def __init__(self, accounts: AccountService, orders: OrderService, locales: Sequence[str],
-                 sign_in: SignInLinks | None, logins: LoginConfirmations | None):
+                 sign_in: SignInLinks | None, logins: LoginConfirmations | None,
+                 menu: Callable[[CommandContext], tuple[str, ...]]):
         self._accounts = accounts
         self._orders = orders
         self._locales = tuple(locales)
         self._sign_in = sign_in
         self._logins = logins
+        self._menu = menu
 
     async def start(self, ctx: CommandContext, arg: str) -> CommandResult:
         if arg.startswith(LINK_PREFIX):
@@ -40,10 +51,10 @@ class AccountCommands:
         user = await self._accounts.get(ctx.user.id)
         key = "welcome.new" if ctx.user.is_new else "welcome.back"
         greeting = Text.of(key, name=ctx.display_name or user.name, balance=user.balance)
-        return CommandResult("start", (greeting, Text.plain(""), *help_texts(ctx.menu)))
+        return CommandResult("start", (greeting, Text.plain(""), *help_texts(self._menu(ctx))))
 
     async def help(self, ctx: CommandContext, arg: str) -> CommandResult:
-        return CommandResult("help", help_texts(ctx.menu))
+        return CommandResult("help", help_texts(self._menu(ctx)))
 
     async def balance(self, ctx: CommandContext, arg: str) -> CommandResult:
         """The same facts in every channel: balance, held, storage used and limit, the last orders."""

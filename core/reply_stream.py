@@ -56,6 +56,11 @@ class ReplyDone:
         return not self.message.content.strip()
 
     @property
+    def complete(self) -> bool:
+        """False when the provider failed after some text: the stored part is charged, the rest never came."""
+        return self.message.status == "complete"
+
+    @property
     def usage(self) -> Usage:
         return self.message.usage
 

@@ -52,12 +52,12 @@ async def test_out_of_tokens_asks_no_model_and_stores_nothing() -> None:
     assert (await core.accounts.get(alice.id)).balance == 10
 
 
-async def test_a_model_failure_is_not_charged_and_keeps_what_was_shown() -> None:
+async def test_a_model_failure_before_any_text_is_not_charged() -> None:
     core = build(grant=1000)
     alice = await user(core)
-    core.model.script(reply="partial answer that breaks", chunk_chars=4, fail_after=2)
+    core.model.script(reply="an answer that never comes", fail_after=0)
     outcome = await collect_reply(core.engine.reply(InboundMessage(alice.id, "hi", chat_key="c1")))
-    assert isinstance(outcome, ReplyFailed) and outcome.reason == "upstream_error" and outcome.partial == "partial "
+    assert isinstance(outcome, ReplyFailed) and outcome.reason == "upstream_error" and outcome.partial == ""
     assert core.texts.render(outcome.error, "zh") == "模型没有给出回答，本次不收费。请稍后再试。"
     [answer] = _assistant(core)
     assert (answer.status, answer.cost, answer.id) == ("error", 0, outcome.message_id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from core.commands_results import SignInLink
-from core.commands_text import as_plain_text
-from core.login import LoginScene, QrLoginService
+from core.commands_account import login_prompt
+from core.commands_results import WECHAT_NATIVE, SignInLink
+from core.commands_text import as_plain_text, command_menu
+from core.login import LoginRequest, LoginScene, QrLoginService
 from tests.unit.commands_support import RecordingCanceller, context, shown, user
 from tests.unit.memory_chats import MemoryEphemeral
-from tests.unit.memory_model import PIRATE, SPEC, STARTER, build
+from tests.unit.memory_model import PIRATE, SPEC, STARTER, RecordingPaymentProvider, build
 
 
 async def test_balance_shows_balance_held_storage_and_the_last_orders() -> None:
@@ -52,6 +53,28 @@ async def test_help_lists_the_channel_menu_in_the_user_language() -> None:
     lines = shown(core, result, "zh").splitlines()
     assert "/new - 开始新对话" in lines and "/balance - 余额、存储空间和购买记录" in lines
     assert not any(line.startswith("/buy") for line in lines)
+
+
+async def test_help_lists_buy_only_where_a_way_to_pay_is_on() -> None:
+    core = build()
+    alice = await user(core)
+    ctx = context(alice, payments=(WECHAT_NATIVE,))
+    assert "/buy - Buy tokens" not in shown(core, await core.commands.run(ctx, "/help"))
+    assert "buy" not in core.commands.menu(ctx) and "balance" in core.commands.menu(ctx)
+    core.orders.add_provider(RecordingPaymentProvider("wechat_native"))
+    assert "/buy - Buy tokens" in shown(core, await core.commands.run(ctx, "/help"))
+    assert [n for n, _ in command_menu(core.texts, "zh", core.commands.menu(ctx))][:3] == ["start", "help", "new"]
+
+
+def test_the_login_prompt_names_who_asks_and_the_time_left() -> None:
+    core = build()
+    request = LoginRequest("Firefox at 203.0.113.9", opened_at=0.0, expires_at=300.0)
+    assert core.texts.render(login_prompt(request, now=60.0), "en").splitlines() == [
+        "Sign-in request: Firefox at 203.0.113.9 asked at 00:00 UTC to sign in to your account.",
+        "If that was you, reply 确认 (or confirm) within 4 minutes.",
+        "If it was not you, ignore this message: nobody is signed in without your confirmation."]
+    anonymous = core.texts.render(login_prompt(LoginRequest("", 0.0, 300.0), now=290.0), "zh")
+    assert anonymous.startswith("登录请求：一个网页浏览器 于 00:00 UTC 请求登录你的账号。") and "1 分钟" in anonymous
 
 
 async def test_a_link_code_joins_two_accounts_by_command_and_by_deep_link() -> None:
