@@ -104,3 +104,13 @@ async def test_an_empty_answer_and_the_sources_are_told_apart() -> None:
     assert core.texts.render(empty.sources, "en") == "Sources: Handbook and FAQ"
     assert [c.chunk_id for c in empty.citations] == ["c1", "c2", "c3"]
     assert "text one" in core.model.requests[0].messages[0].content
+
+
+async def test_an_unexpected_failure_still_ends_with_words_the_user_can_read() -> None:
+    async def broken_engine():
+        yield ReplyOpened  # not an engine event: ignored
+        raise RuntimeError("a bug")
+
+    outcome = await collect_reply(broken_engine())
+    assert isinstance(outcome, ReplyFailed) and (outcome.reason, outcome.status) == ("internal_error", 500)
+    assert build().texts.render(outcome.error, "zh") == "抱歉，我们这边出了点问题，请稍后再试。"

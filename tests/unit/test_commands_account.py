@@ -165,6 +165,29 @@ async def test_model_lists_the_models_and_refuses_an_unknown_one() -> None:
     assert unknown.error == "unknown_model" and "other-model, test-model" in shown(core, unknown)
 
 
+async def test_model_choice_goes_to_the_port_that_stores_it() -> None:
+    class Preferences:
+        def __init__(self) -> None:
+            self.chosen: dict[str, str] = {}
+
+        async def current(self, user_id: str, chat_key: str) -> str | None:
+            return self.chosen.get(chat_key)
+
+        async def choose(self, user_id: str, chat_key: str, model: str) -> None:
+            self.chosen[chat_key] = model
+
+    core = build()
+    prefs = Preferences()
+    core.commands = core.commands_with(models=prefs)
+    ctx = context(await user(core))
+    menu = await core.commands.run(ctx, "模型")
+    assert [(c.id, c.selected) for c in menu.choices] == [("model:other-model", False), ("model:test-model", True)]
+    chose = await core.commands.choose(ctx, "model:other-model")
+    assert shown(core, chose) == "Model set: other-model." and prefs.chosen == {ctx.chat_key: "other-model"}
+    numbered = as_plain_text(await core.commands.run(ctx, "/model"), core.texts, "zh", numbered=True)
+    assert numbered == "请选择模型：\n\n1. ▸ other-model\n2. test-model\n\n回复数字即可选择。"
+
+
 async def test_confirm_lets_a_scanned_login_be_redeemed() -> None:
     core = build()
     alice = await user(core, "o-1", channel="wechat")
