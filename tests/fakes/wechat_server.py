@@ -1,10 +1,12 @@
-"""A local WeChat server API for tests: /cgi-bin/token, /cgi-bin/message/custom/send, /cgi-bin/qrcode/create.
+"""A local WeChat server API for tests: /cgi-bin/token, /cgi-bin/message/custom/send, /cgi-bin/qrcode/create,
+and web OAuth: /connect/oauth2/authorize (channels.wechat.oauth_base_url = wx.base_url) and /sns/oauth2/access_token.
 
     async with FakeWeChat(app_id="wxtest", app_secret="s3cret") as wx:
         config: channels.wechat.api_base_url = wx.base_url
         wx.expire_tokens()            # every token issued so far now answers 42001 (or code=40001)
         wx.close_window("openid-1")   # sends to that user answer 45015 until wx.open_window(...)
         await wx.wait_sent("openid-1", 2)   # the texts delivered to that user, once there are 2
+        wx.oauth_openid = "openid-1"  # who is "in the WeChat client" when a page sends the browser to authorize
 
 Tokens, errcodes and errmsgs follow WeChat's documentation; a text over 2048 bytes answers 45002.
 """
@@ -16,6 +18,7 @@ import secrets
 from collections import defaultdict
 
 from aiohttp import web
+from yarl import URL
 
 from tests.fakes.local import serve_local
 
@@ -25,7 +28,9 @@ _ERRMSG = {
     40002: "invalid grant_type",
     40003: "invalid openid",
     40013: "invalid appid",
+    40029: "invalid code",
     40125: "invalid appsecret",
+    40163: "code been used",
     41001: "access_token missing",
     42001: "access_token expired",
     44002: "empty post data",
@@ -50,6 +55,11 @@ class FakeWeChat:
         self.send_calls: list[dict] = []                      # every custom/send body, refused ones too
         self.token_calls = 0
         self.qrcodes: dict[str, dict] = {}                    # ticket -> the create request
+        self.oauth_openid: str | None = None                  # the WeChat user an authorize redirect signs in
+        self.oauth_domains: set[str] = set()                  # 网页授权域名; empty: any redirect_uri host
+        self.oauth_codes: dict[str, str] = {}                 # code -> openid, until exchanged (single use)
+        self.oauth_used: set[str] = set()
+        self.oauth_exchanges: list[dict] = []                 # every /sns/oauth2/access_token query
         self._valid: set[str] = set()
         self._expired: dict[str, int] = {}                    # token -> errcode it now answers
         self._closed: set[str] = set()
@@ -96,6 +106,8 @@ class FakeWeChat:
         app.router.add_get("/cgi-bin/token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
         app.router.add_post("/cgi-bin/qrcode/create", self._qrcode)
+        app.router.add_get("/connect/oauth2/authorize", self._authorize)
+        app.router.add_get("/sns/oauth2/access_token", self._oauth_token)
         self._runner, self.base_url = await serve_local(app, shutdown_timeout=0.5)
         return self
 
@@ -172,3 +184,51 @@ class FakeWeChat:
         self.qrcodes[ticket] = body
         return web.json_response({"ticket": ticket, "expire_seconds": expire,
                                   "url": f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"})
+
+    # --- web OAuth (网页授权, snsapi_base) ---
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """WeChat's authorize page: inside the WeChat client it redirects at once (snsapi_base asks nothing) to
+        redirect_uri with a fresh `code` and the page's `state`; elsewhere it shows WeChat's own error page."""
+        q = request.query
+        if "MicroMessenger" not in request.headers.get("User-Agent", ""):
+            return _page("请在微信客户端打开链接")
+        if q.get("appid") != self.app_id:
+            return _page("appid 参数错误 (40013)")
+        if q.get("response_type") != "code" or q.get("scope") not in ("snsapi_base", "snsapi_userinfo"):
+            return _page("scope 参数错误或没有 scope 权限 (10005)")
+        target = URL(q.get("redirect_uri", ""))
+        if not target.is_absolute() or (self.oauth_domains and target.host not in self.oauth_domains):
+            return _page("redirect_uri 域名与后台配置不一致 (10003)")
+        if not self.oauth_openid:
+            return _page("test set no wx.oauth_openid: nobody is signed in to this WeChat client")
+        code = secrets.token_urlsafe(24)
+        self.oauth_codes[code] = self.oauth_openid
+        query = {**target.query, "code": code}
+        if "state" in q:
+            query["state"] = q["state"]
+        raise web.HTTPFound(str(target.with_query(query)))
+
+    async def _oauth_token(self, request: web.Request) -> web.Response:
+        q = request.query
+        self.oauth_exchanges.append(dict(q))
+        if q.get("grant_type") != "authorization_code":
+            return _error(40002)
+        if q.get("appid") != self.app_id:
+            return _error(40013)
+        if q.get("secret") != self.app_secret:
+            return _error(40125)
+        code = q.get("code", "")
+        if code in self.oauth_used:
+            return _error(40163)
+        openid = self.oauth_codes.pop(code, None)
+        if openid is None:
+            return _error(40029)
+        self.oauth_used.add(code)
+        return web.json_response({"access_token": secrets.token_urlsafe(48), "expires_in": 7200,
+                                  "refresh_token": secrets.token_urlsafe(48), "openid": openid,
+                                  "scope": "snsapi_base", "is_snapshotuser": 0})
+
+
+def _page(text: str) -> web.Response:
+    return web.Response(text=f"<!doctype html><title>微信</title><p>{text}</p>", content_type="text/html")

@@ -6,6 +6,10 @@
         ...                                              # the app prepays a Native order
         delivery = await fake.pay(out_trade_no)          # the user scans and pays: a signed, encrypted notify
         await fake.deliver(fake.notify_for(no, amount_total=1))   # tampered / replayed notifies
+        trade = fake.by_prepay_id(prepay_id)             # a JSAPI order, found by the package the page got
+
+Prepay: /v3/pay/transactions/native (code_url), /jsapi (payer.openid required; prepay_id) and /h5
+(scene_info.h5_info required; an h5_url on this server whose GET pays, as WeChat's cashier page would).
 
 It speaks only in public-key mode (Wechatpay-Serial = the platform public key id), like new merchants.
 """
@@ -83,6 +87,8 @@ class Trade:
     transaction_id: str | None = None
     success_time: str | None = None
     refunded: int = 0
+    kind: str = "NATIVE"                 # WeChat's trade_type: NATIVE, JSAPI or MWEB (H5)
+    prepay_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,9 @@ class FakeWeChatPay:
     async def __aenter__(self) -> "FakeWeChatPay":
         app = web.Application(middlewares=[self._signed])
         app.router.add_post("/v3/pay/transactions/native", self._native)
+        app.router.add_post("/v3/pay/transactions/jsapi", self._jsapi)
+        app.router.add_post("/v3/pay/transactions/h5", self._h5)
+        app.router.add_get("/cgi-bin/mmpayweb-bin/checkmweb", self._h5_cashier)
         app.router.add_get("/v3/pay/transactions/out-trade-no/{no}", self._query)
         app.router.add_post("/v3/pay/transactions/out-trade-no/{no}/close", self._close)
         app.router.add_post("/v3/refund/domestic/refunds", self._refund)
@@ -128,7 +137,11 @@ class FakeWeChatPay:
         self.notify_route = (public_url.rstrip("/"), actual_base.rstrip("/"))
 
     def prepays(self, out_trade_no: str) -> int:
-        return sum(1 for m, p, b in self.requests if p.endswith("/native") and (b or {}).get("out_trade_no") == out_trade_no)
+        return sum(1 for m, p, b in self.requests
+                   if p.endswith(("/native", "/jsapi", "/h5")) and (b or {}).get("out_trade_no") == out_trade_no)
+
+    def by_prepay_id(self, prepay_id: str) -> Trade:
+        return next(t for t in self.trades.values() if t.prepay_id and t.prepay_id == prepay_id)
 
     async def pay(self, out_trade_no: str, *, notify: bool = True) -> Delivery | None:
         """The user pays: the trade turns SUCCESS and (unless the notify is 'lost') a notify is sent."""
@@ -142,8 +155,9 @@ class FakeWeChatPay:
         out = {"mchid": self.keys.mchid, "appid": self.keys.appid, "out_trade_no": trade.out_trade_no,
                "trade_state": trade.state, "amount": {"total": trade.body["amount"]["total"], "currency": "CNY"}}
         if trade.transaction_id:
-            out.update(transaction_id=trade.transaction_id, trade_type="NATIVE", bank_type="OTHERS", attach="",
-                       success_time=trade.success_time, payer={"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"})
+            payer = (trade.body.get("payer") or {}).get("openid") or "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+            out.update(transaction_id=trade.transaction_id, trade_type=trade.kind, bank_type="OTHERS", attach="",
+                       success_time=trade.success_time, payer={"openid": payer})
             out["amount"].update(payer_total=trade.body["amount"]["total"], payer_currency="CNY")
         return out
 
@@ -193,6 +207,8 @@ class FakeWeChatPay:
 
     @web.middleware
     async def _signed(self, request: web.Request, handler) -> web.StreamResponse:
+        if request.path.startswith("/cgi-bin/"):   # the cashier page a browser opens, not the merchant API
+            return await handler(request)
         raw = await request.read()
         problem = self._check_authorization(request, raw.decode())
         body = json.loads(raw) if raw else None
@@ -224,6 +240,34 @@ class FakeWeChatPay:
         return None
 
     async def _native(self, request: web.Request) -> web.Response:
+        return await self._prepay(request, "NATIVE")
+
+    async def _jsapi(self, request: web.Request) -> web.Response:
+        return await self._prepay(request, "JSAPI")
+
+    async def _h5(self, request: web.Request) -> web.Response:
+        return await self._prepay(request, "MWEB")
+
+    def _answer(self, trade: Trade) -> web.Response:
+        if trade.kind == "JSAPI":
+            return _json(200, {"prepay_id": trade.prepay_id})
+        if trade.kind == "MWEB":
+            return _json(200, {"h5_url": f"{self.base_url}/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={trade.prepay_id}"
+                                         f"&package={secrets.randbelow(10**10)}"})
+        return _json(200, {"code_url": trade.code_url})
+
+    async def _h5_cashier(self, request: web.Request) -> web.Response:
+        """WeChat's H5 cashier: opening it (in a phone browser) pays the trade and sends the notify."""
+        trade = next((t for t in self.trades.values() if t.kind == "MWEB" and t.prepay_id == request.query.get("prepay_id")),
+                     None)
+        if trade is None:
+            return web.Response(status=404, text="订单不存在")
+        if trade.state == "NOTPAY":
+            await self.pay(trade.out_trade_no)
+        return web.Response(text=f"<!doctype html><title>微信支付</title><p>支付成功 {trade.out_trade_no}</p>",
+                            content_type="text/html")
+
+    async def _prepay(self, request: web.Request, kind: str) -> web.Response:
         body = await request.json()
         if body.get("appid") != self.keys.appid or body.get("mchid") != self.keys.mchid:
             return _error(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
@@ -234,6 +278,11 @@ class FakeWeChatPay:
             return _error(400, "PARAM_ERROR", "amount.total must be a positive integer of fen in CNY")
         if not str(body.get("notify_url", "")).startswith(("http://", "https://")) or not body.get("description"):
             return _error(400, "PARAM_ERROR", "notify_url and description are required")
+        if kind == "JSAPI" and not str((body.get("payer") or {}).get("openid") or ""):
+            return _error(400, "PARAM_ERROR", "payer.openid is required")
+        scene = body.get("scene_info") or {}
+        if kind == "MWEB" and not (scene.get("payer_client_ip") and (scene.get("h5_info") or {}).get("type")):
+            return _error(400, "PARAM_ERROR", "scene_info.payer_client_ip and scene_info.h5_info.type are required")
         if "time_expire" in body:
             expire = datetime.fromisoformat(body["time_expire"])
             if expire.tzinfo is None or expire <= datetime.now(timezone.utc):
@@ -244,11 +293,12 @@ class FakeWeChatPay:
                 return _error(403, "ORDERPAID", "该订单已支付")
             if trade.state != "NOTPAY":
                 return _error(400, "ORDER_CLOSED", "订单已关闭")
-            if trade.body["amount"] != body["amount"]:
+            if trade.body["amount"] != body["amount"] or trade.kind != kind or trade.body.get("payer") != body.get("payer"):
                 return _error(400, "INVALID_REQUEST", "参数与首次请求时不一致")
-            return _json(200, {"code_url": trade.code_url})
-        trade = self.trades[no] = Trade(no, body, "weixin://wxpay/bizpayurl?pr=" + secrets.token_urlsafe(6))
-        return _json(200, {"code_url": trade.code_url})
+            return self._answer(trade)
+        trade = self.trades[no] = Trade(no, body, "weixin://wxpay/bizpayurl?pr=" + secrets.token_urlsafe(6),
+                                        kind=kind, prepay_id="wx" + secrets.token_hex(16))
+        return self._answer(trade)
 
     async def _query(self, request: web.Request) -> web.Response:
         if request.query.get("mchid") != self.keys.mchid:
