@@ -18,6 +18,7 @@ OPEN = ("unpaid", "paying")
 # user was paying is still credited.
 SETTLEABLE = ("unpaid", "paying", "expired", "cancelled")
 MB = 1024 * 1024
+STARS = "XTR"  # Telegram Stars' currency code
 
 
 @dataclass(frozen=True)
@@ -145,23 +146,28 @@ class OrderService:
             raise Conflict("The order changed while starting the payment; try again.", reason="invalid_state")
         return moved
 
-    def expected_amount(self, order: Order, currency: str) -> int:
-        if currency == "XTR":
+    def expected_amount(self, order: Order, currency: str, *, in_stars: bool = False) -> int:
+        """What a payment of `order` must amount to: minor units of the order's own currency, or its stars
+        for a Telegram Stars payment. A payment in any other currency than that one never settles it."""
+        if in_stars:
+            if currency != STARS:
+                raise PaymentMismatch(f"A Stars payment must be in {STARS}, not {currency}.")
             return order.stars
         if currency != order.currency:
             raise PaymentMismatch(f"Paid in {currency}, but the order is priced in {order.currency}.")
         return order.price_minor
 
     async def settle_paid(self, order_id: str, provider: str, provider_txn_id: str, amount: int,
-                          currency: str | None = None) -> Order:
-        """Credit a paid order exactly once. `amount` is in minor units (fen), or in stars for XTR.
+                          currency: str | None = None, *, in_stars: bool = False) -> Order:
+        """Credit a paid order exactly once. `amount` is in minor units (fen) of `currency`, which must be
+        the order's own; with `in_stars` (Telegram Stars) it is in stars and `currency` must be XTR.
 
         A repeated notice for the same transaction returns the paid order and credits nothing;
-        a wrong amount raises PaymentMismatch and credits nothing."""
+        a wrong amount or currency raises PaymentMismatch and credits nothing."""
         order = await self._orders.get(order_id)
         if order is None:
             raise NotFound("Order not found.")
-        if amount != self.expected_amount(order, currency or order.currency):
+        if amount != self.expected_amount(order, currency or order.currency, in_stars=in_stars):
             raise PaymentMismatch(f"Paid amount {amount} does not match the order's price.")
         async with self._tx.atomic():
             moved = await self._orders.transition(order_id, SETTLEABLE, "paid", payment_method=provider,

@@ -14,6 +14,8 @@ from adapters.http.tokens import services_of
 from core.domain import Product, Role
 from core.errors import Conflict, NotFound
 
+PRODUCT_ID = (("id", 64),)  # product ids are chosen by the operator, up to 64 characters
+
 
 async def list_roles(call: Call) -> PageOut[RoleOut]:
     q: ListQuery = call.query
@@ -103,9 +105,9 @@ def install(app: web.Application, prefix: str) -> None:
         Endpoint("POST", "/products", create_product, "Add a product (admin)", access="admin", body=ProductIn,
                  response=ProductOut, status=201, tag="products"),
         Endpoint("GET", "/products/{id}", get_product, "One product", access="any", response=ProductOut,
-                 tag="products"),
+                 tag="products", path_chars=PRODUCT_ID),
         Endpoint("PATCH", "/products/{id}", update_product, "Change a product (admin)", access="admin",
-                 body=ProductPatch, response=ProductOut, tag="products"),
+                 body=ProductPatch, response=ProductOut, tag="products", path_chars=PRODUCT_ID),
         Endpoint("DELETE", "/products/{id}", delete_product, "Withdraw a product from sale (admin)",
-                 access="admin", status=204, tag="products"),
+                 access="admin", status=204, tag="products", path_chars=PRODUCT_ID),
     ])

@@ -9,9 +9,13 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from adapters.http.auth import Principal, authenticate, require_admin, require_any, require_user
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, NotFound
 
 Access = Literal["user", "admin", "any", "public"]
+# The longest value a path parameter can have: our ids are uuids (36), role names up to 100. A longer
+# value, or one with control characters, names nothing: 404 before any lookup.
+ID_CHARS = 36
+_PATH_CHARS = {"name": 100}
 
 
 @dataclass
@@ -52,6 +56,11 @@ class Endpoint:
     tag: str = ""
     # Other statuses that answer with `response` too (errors always have the error shape).
     extra_statuses: tuple[int, ...] = field(default=())
+    # Path parameters whose longest value differs from the default (ID_CHARS; `name`: 100).
+    path_chars: tuple[tuple[str, int], ...] = ()
+
+    def path_limit(self, name: str) -> int:
+        return dict(self.path_chars).get(name, _PATH_CHARS.get(name, ID_CHARS))
 
 
 # Every declared endpoint of the app, in order; the OpenAPI document is generated from this list.
@@ -79,12 +88,28 @@ async def read_json(request: web.Request, required: bool = True) -> Any:
         if required:
             raise InvalidRequest("The request needs a JSON body.")
         return {}
+    return parse_json(raw)
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON text to Python, or InvalidRequest: bad UTF-8 or syntax, nesting too deep, a number too long."""
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidRequest("The body is not UTF-8 text.") from None
     except json.JSONDecodeError as e:
         raise InvalidRequest(f"The body is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
+    except RecursionError:
+        raise InvalidRequest("The JSON body is nested too deeply.") from None
+    except ValueError as e:  # an integer of more than 4300 digits (Python's int conversion limit)
+        raise InvalidRequest(f"The JSON body holds a value that cannot be read ({e}).") from None
+
+
+def check_path(endpoint: Endpoint, request: web.Request) -> None:
+    """A path parameter longer than anything stored, or with control characters, names nothing."""
+    for name, value in request.match_info.items():
+        if len(value) > endpoint.path_limit(name) or not value.isprintable():
+            raise NotFound(f"Nothing has this {name}.")
 
 
 def validate(model: type[BaseModel], data: Any, where: str) -> BaseModel:
@@ -110,6 +135,7 @@ def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
     async def handle(request: web.Request) -> web.StreamResponse:
         # Who is calling is settled first: an unauthorised request never has its body read.
         principal = await guard(request)
+        check_path(endpoint, request)
         query = validate(endpoint.query, dict(request.query), "query") if endpoint.query else None
         body = None
         if endpoint.body is not None:

@@ -7,6 +7,7 @@ import uuid
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from tortoise.exceptions import ValidationError
 
 from core.errors import DomainError
 
@@ -53,6 +54,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         reason = _HTTP_REASONS.get(e.status, "http_error")
         message = e.text if e.text and not e.text.startswith(f"{e.status}:") else e.reason
         return error_response(request, e.status, reason, message)
+    except ValidationError as e:
+        # A value the database cannot hold (longer than its column): the caller's input, not our fault.
+        log.warning("refused a value the database cannot hold (correlationId %s): %s", cid, e)
+        return error_response(request, 400, "invalid_request", "A value in the request is too long or malformed.")
     except Exception:
         log.exception("unhandled error (correlationId %s)", cid)
         return error_response(request, 500, "internal_error", "Something went wrong on our side; it has been logged.")

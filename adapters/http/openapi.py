@@ -23,7 +23,8 @@ _DOCUMENT = web.AppKey("openapi_document", dict)
 
 
 def _parameters(endpoint: Endpoint) -> list[dict]:
-    params: list[dict] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    params: list[dict] = [{"name": name, "in": "path", "required": True,
+                           "schema": {"type": "string", "maxLength": endpoint.path_limit(name)}}
                           for name in re.findall(r"\{(\w+)\}", endpoint.path)]
     if endpoint.query is not None:
         schema = endpoint.query.model_json_schema(ref_template=REF)

@@ -7,6 +7,7 @@ from typing import Callable, Literal
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import Field, model_validator
 
 from adapters.http.endpoint import Call, Endpoint, add_all, read_json, validate
@@ -104,9 +105,11 @@ async def _upload(call: Call, viewer: Viewer) -> web.Response:
     limit = await _upload_limit(call.request, viewer, config.rag.max_upload_mb)
     try:
         name, data, filename, declared = await _read_upload(call.request, limit)
-    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as e:
-        # aiohttp's multipart reader reports a missing boundary and the like with these.
-        raise InvalidRequest(f"The multipart body is malformed ({e}).") from None
+    except (ValueError, AssertionError, aiohttp.ClientPayloadError, HttpProcessingError) as e:
+        # aiohttp's multipart reader reports a missing boundary, a control character in a part's
+        # headers (NUL in a file name) and the like with these.
+        message = getattr(e, "message", None) or str(e)
+        raise InvalidRequest(f"The multipart body is malformed ({message!r:.200}).") from None
     if data is None:
         raise InvalidRequest("The multipart body needs a `file` part (PDF, txt or md).")
     kind = kind_of(filename, declared, data[:8])

@@ -33,6 +33,20 @@ def file_url(api_base_url: str) -> str:
     return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
 
 
+def unusable(update: Update) -> str | None:
+    """Why an update cannot be served, or None. Messages and button presses need a chat and a sender."""
+    message = update.message or update.edited_message
+    if message is not None and (message.chat is None or message.from_user is None):
+        return "a message without its chat or sender"
+    query = update.callback_query
+    if query is not None and (query.from_user is None or (query.message is not None and query.message.chat is None)):
+        return "a button press without its chat or sender"
+    payment = update.pre_checkout_query
+    if payment is not None and payment.from_user is None:
+        return "a pre-checkout query without its sender"
+    return None
+
+
 class TelegramChannel:
     def __init__(self, config: AppConfig, services: Services):
         tg = config.channels.telegram
@@ -68,7 +82,12 @@ class TelegramChannel:
 
     async def feed_update(self, update: Update) -> None:
         """Handle one update, whichever way it came. An update seen before (a webhook retry, a poll repeated
-        after a restart) is skipped."""
+        after a restart) is skipped. One Telegram never sends (a message without its chat or sender) is
+        ignored: nothing can be answered or billed."""
+        problem = unusable(update)
+        if problem:
+            log.info("Telegram update %s ignored: %s", update.update_id, problem)
+            return
         if not await self._services.ephemeral.add("telegram_update", f"{self.bot.id}:{update.update_id}", "1",
                                                   SEEN_TTL):
             log.info("Telegram update %s seen before; skipped", update.update_id)

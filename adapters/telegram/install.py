@@ -68,7 +68,7 @@ def webhook(secret: str, slot: ChannelSlot):
                                   **{"Retry-After": "5"})
         try:
             data = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, nested too deeply, or a number too long
             return error_response(request, 400, "invalid_request", "The body is not JSON.")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return error_response(request, 400, "invalid_request", "The body is not a Telegram update.")

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 PROVIDER = "telegram_stars"
 CURRENCY = "XTR"
 PAID_NOTICE_TTL = 90 * 86400
+ORDER_ID_CHARS = 36
 
 
 def _invoice(order: Order) -> dict:
@@ -27,6 +28,14 @@ def _invoice(order: Order) -> dict:
         description += f" and {order.storage_mb} MB of storage"
     return {"title": order.product_name[:32], "description": description[:255], "payload": order.id,
             "currency": CURRENCY, "prices": [LabeledPrice(order.product_name[:32], order.stars)]}
+
+
+def _order_id(payload: str) -> str:
+    """The order an invoice payload names. Our payloads are order ids (uuids); anything longer, or with
+    control characters, names no order (and is never looked up)."""
+    if not 0 < len(payload) <= ORDER_ID_CHARS or not payload.isprintable():
+        raise NotFound("This order does not exist.")
+    return payload
 
 
 class StarsProvider:
@@ -108,7 +117,7 @@ class StarsCheckout:
         """Why this checkout must be refused, in words the payer can read; None when it may go ahead."""
         services = self._parts.services
         try:
-            order = await services.orders.get(None, query.invoice_payload)
+            order = await services.orders.get(None, _order_id(query.invoice_payload))
         except NotFound:
             return "This order does not exist. Use /buy to start a new one."
         user = await self._parts.user(query.from_user)
@@ -131,9 +140,10 @@ class StarsCheckout:
         payment = message.successful_payment
         services = self._parts.services
         try:
-            order = await services.orders.settle_paid(payment.invoice_payload, PROVIDER,
+            # in_stars: this payment settles the order's Stars price, so it must be in XTR, never its money price
+            order = await services.orders.settle_paid(_order_id(payment.invoice_payload), PROVIDER,
                                                       payment.telegram_payment_charge_id, payment.total_amount,
-                                                      payment.currency)
+                                                      payment.currency, in_stars=True)
         except (NotFound, PaymentMismatch, Conflict) as e:
             await self._return_unapplied(update, message.from_user, payment, e)
             return

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.metrics import Metrics
 from adapters.wechatpay.client import WeChatPayClient
+from adapters.wechatpay.methods import WeChatH5Provider, WeChatJsapiProvider
 from adapters.wechatpay.notify import PaymentNotifyHandler
 from adapters.wechatpay.provider import MerchantAccount, WeChatNativeProvider
 from adapters.wechatpay.signing import MerchantSigner, PlatformVerifier, load_private_key, load_public_key
@@ -19,9 +21,12 @@ class WeChatPayGateway:
     client: WeChatPayClient
     provider: WeChatNativeProvider
     notify: PaymentNotifyHandler
+    signer: MerchantSigner | None = None          # signs the JSAPI paySign
+    appid: str = ""
+    methods: tuple = ()                           # the providers payments.wechatpay.methods turns on
 
 
-def build_gateway(cfg, public_url: str, orders: OrderService) -> WeChatPayGateway:
+def build_gateway(cfg, public_url: str, orders: OrderService, metrics: Metrics | None = None) -> WeChatPayGateway:
     """`cfg` is the WeChatPayConfig. Unreadable key files raise ValueError naming the config key."""
     try:
         private_key = load_private_key(cfg.private_key_path)
@@ -32,19 +37,26 @@ def build_gateway(cfg, public_url: str, orders: OrderService) -> WeChatPayGatewa
     except (OSError, ValueError, TypeError) as e:
         raise ValueError(f"payments.wechatpay.public_key_path: cannot load the platform public key ({e})") from None
     verifier = PlatformVerifier(cfg.public_key_id, public_key)
-    client = WeChatPayClient(cfg.api_base_url, MerchantSigner(cfg.mch_id, cfg.cert_serial_no, private_key), verifier,
-                             cfg.timeout_seconds)
+    signer = MerchantSigner(cfg.mch_id, cfg.cert_serial_no, private_key)
+    client = WeChatPayClient(cfg.api_base_url, signer, verifier, cfg.timeout_seconds)
     account = MerchantAccount(cfg.mch_id, cfg.app_id, public_url.rstrip("/") + NOTIFY_PATH)
-    return WeChatPayGateway(client, WeChatNativeProvider(client, account),
-                            PaymentNotifyHandler(verifier, cfg.apiv3_key, account, orders))
+    native = WeChatNativeProvider(client, account)
+    made = {"native": native, "jsapi": WeChatJsapiProvider(client, account, native),
+            "h5": WeChatH5Provider(client, account, native)}
+    methods = tuple(made[m] for m in dict.fromkeys(getattr(cfg, "methods", None) or ["native"]))
+    return WeChatPayGateway(client, native, PaymentNotifyHandler(verifier, cfg.apiv3_key, account, orders, metrics),
+                            signer, cfg.app_id, methods)
 
 
 def service_hook(config) -> ServiceHook:
-    """Adds the `wechat_native` provider to the order service; its HTTP session closes with the services."""
+    """Adds the providers of payments.wechatpay.methods (wechat_native, wechat_jsapi, wechat_h5) to the order
+    service; their HTTP session closes with the services."""
 
     async def hook(services: Services) -> None:
-        gateway = build_gateway(config.payments.wechatpay, config.server.public_url, services.orders)
-        services.orders.add_provider(gateway.provider)
+        gateway = build_gateway(config.payments.wechatpay, config.server.public_url, services.orders,
+                                services.metrics)
+        for provider in gateway.methods:
+            services.orders.add_provider(provider)
         services.extras[EXTRA] = gateway
         services.closers.append(gateway.client.close)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.http.auth import require_user
+from adapters.http.endpoint import ID_CHARS
 from adapters.wechatpay import qr
 from adapters.wechatpay.gateway import EXTRA, NOTIFY_PATH, WeChatPayGateway, service_hook
 from bot.app import SERVICE_HOOKS, SERVICES
 from bot.config import AppConfig
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 
 
 async def notify(request: web.Request) -> web.Response:
@@ -21,6 +22,8 @@ async def notify(request: web.Request) -> web.Response:
 
 async def qrcode_png(request: web.Request) -> web.Response:
     principal = await require_user(request)
+    if len(request.match_info["id"]) > ID_CHARS:
+        raise NotFound("Order not found.")
     order = await request.app[SERVICES].orders.get(principal.user_id, request.match_info["id"])
     if order.status != "paying" or not order.payment_ref:
         raise Conflict(f"This order is {order.status} and has no payment QR; "

@@ -92,10 +92,14 @@ async def test_wrong_amount_or_currency_credits_nothing(shop) -> None:
     with pytest.raises(PaymentMismatch):
         await orders.settle_paid(order.id, "fakepay", "txn-2", 990, "USD")
     with pytest.raises(PaymentMismatch):
-        await orders.settle_paid(order.id, "stars", "charge-1", 99, "XTR")
+        await orders.settle_paid(order.id, "stars", "charge-1", 99, "XTR", in_stars=True)
+    with pytest.raises(PaymentMismatch):  # the Stars price through a money provider: the order takes CNY
+        await orders.settle_paid(order.id, "fakepay", "txn-2", 100, "XTR")
+    with pytest.raises(PaymentMismatch):  # a Stars payment in the order's money currency and price
+        await orders.settle_paid(order.id, "stars", "charge-1", 990, "CNY", in_stars=True)
     assert (await orders.get(user.id, order.id)).status == "unpaid"
     assert (await accounts.get(user.id)).balance == 100
-    paid = await orders.settle_paid(order.id, "stars", "charge-1", 100, "XTR")
+    paid = await orders.settle_paid(order.id, "stars", "charge-1", 100, "XTR", in_stars=True)
     assert paid.status == "paid"
 
 

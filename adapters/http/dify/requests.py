@@ -75,7 +75,7 @@ async def json_object(request: web.Request) -> dict:
     """The body as a JSON object; 400 (nothing done) when it is not one."""
     try:
         data = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise InvalidRequest("Invalid JSON payload received or JSON payload is empty.", reason="bad_request") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The JSON body must be an object.", reason="bad_request")
