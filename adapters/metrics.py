@@ -24,6 +24,12 @@ class Metrics:
         self.model_errors = Counter("bot_model_errors_total", "Failed model calls", ["model", "reason"], registry=r)
         self.queue_depth = Gauge("bot_queue_depth", "Work waiting in a queue", ["queue"], registry=r)
         self.errors = Counter("bot_errors_total", "Errors answered to users", ["source", "reason"], registry=r)
+        self.llm_retries = Counter("bot_llm_retries_total", "Model calls retried before their first token",
+                                   ["provider", "reason"], registry=r)
+        self.llm_failovers = Counter("bot_llm_failovers_total", "Replies moved to a fallback provider",
+                                     ["from_provider", "to_provider"], registry=r)
+        self.llm_breaker_state = Gauge("bot_llm_breaker_state", "A provider's circuit breaker: 0 closed, "
+                                       "1 half-open, 2 open", ["provider"], registry=r)
 
     def track_queue(self, name: str, depth: Callable[[], float]) -> None:
         """Report a queue's current depth at every scrape."""

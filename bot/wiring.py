@@ -9,6 +9,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from adapters.coordination.local import LocalCoordination
 from adapters.coordination.ports import Coordination
 from adapters.coordination.shared import SharedCoordination
+from adapters.llm.breaker import Breakers
+from adapters.llm.failover import FailoverChatModel, RetryPolicy
 from adapters.llm.instrumented import InstrumentedChatModel
 from adapters.llm.openai_chat import OpenAIChatModel
 from adapters.metrics import Metrics
@@ -80,6 +82,8 @@ class Services:
     files: AttachmentService | None = None
     # Failed guesses (link codes, login QR tickets, API keys, OAuth states) per client, shared by every worker.
     failures: FailureLimiter | None = None
+    # The model providers' table, retries, fallbacks and circuit breakers (adapters/llm/failover.py).
+    llm: FailoverChatModel | None = None
 
 
 def model_specs(config: AppConfig) -> list[ModelSpec]:
@@ -92,10 +96,19 @@ def build_model(config: AppConfig) -> OpenAIChatModel:
                             for p in config.llm.providers])
 
 
+def build_failover(config: AppConfig, metrics: Metrics) -> FailoverChatModel:
+    r, b = config.llm.retry, config.llm.breaker
+    return FailoverChatModel(build_model(config), fallbacks=config.llm.fallbacks, metrics=metrics,
+                             policy=RetryPolicy(r.attempts, r.base_delay_seconds, r.max_delay_seconds,
+                                                r.max_retry_after_seconds),
+                             breakers=Breakers(b.failures, b.cooldown_seconds))
+
+
 def build_services(config: AppConfig, metrics: Metrics | None = None) -> Services:
     repos = Repositories()
     metrics = metrics or Metrics()
-    model = InstrumentedChatModel(build_model(config), metrics)
+    llm = build_failover(config, metrics)
+    model = InstrumentedChatModel(llm, metrics)
     counter = TiktokenCounter()
     catalog = ModelCatalog(model_specs(config), config.llm.default_model, config.llm.vision_model)
     ephemeral: EphemeralStore
@@ -124,6 +137,7 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
                         ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
                         ephemeral, Periodic(), QrLoginService(ephemeral), metrics)
     services.failures = failures
+    services.llm = llm
     services.closers.append(model.close)
     services.files = AttachmentService(DiskFileStore(config.media.folder), repos.users)
     # One worker (no redis.url) coordinates in memory: no database round trips for what need not outlive it.

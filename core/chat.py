@@ -11,8 +11,8 @@ from core.catalog import ModelCatalog
 from core.domain import Conversation, Hold, ImagePart, InboundMessage, Message, ModelSpec, Usage
 from core.errors import InvalidRequest, NotFound, UpstreamError
 from core.ports import (
-    ChatModel, ConversationRepository, MessageRepository, ModelRequest, Passage, Retriever, RoleRepository, TextDelta,
-    TokenCounter, UsageReport,
+    AnsweredBy, ChatModel, ConversationRepository, MessageRepository, ModelRequest, Passage, Retriever, RoleRepository,
+    TextDelta, TokenCounter, UsageReport,
 )
 from core.prompt import Prompt, build_prompt
 from core.quota import QuotaLedger
@@ -25,6 +25,8 @@ MAX_INPUT_CHARS = 32_000
 # models is 765); the provider's reported usage is what is charged.
 IMAGE_TOKENS = 765
 HISTORY_FETCH = 200
+# How an answer ends when its provider fails after text was streamed (it is never retried then: no doubled text).
+CUT_OFF_NOTE = "\n\n[The answer was cut off: {reason} You were charged only for the part above.]"
 
 
 @dataclass(frozen=True)
@@ -198,9 +200,13 @@ class _Run:
                         yield ReplyDelta(chunk.text)
                 elif isinstance(chunk, UsageReport):
                     self.usage = chunk.usage
-        except UpstreamError:
-            await asyncio.shield(self._fail(user_id))
-            raise
+                elif isinstance(chunk, AnsweredBy):
+                    self._answered_by(chunk)
+        except UpstreamError as exc:
+            if not self.parts:
+                await asyncio.shield(self._fail(user_id))
+                raise
+            cut: UpstreamError | None = exc
         except (asyncio.CancelledError, GeneratorExit):
             await asyncio.shield(self._finish(user_id, "cancelled"))
             raise
@@ -208,8 +214,25 @@ class _Run:
             log.exception("model stream failed")
             await asyncio.shield(self._fail(user_id))
             raise UpstreamError("The model failed to answer; you were not charged.") from exc
+        else:
+            cut = None
+        if cut is not None:
+            # Charged and stored before the note is sent: a consumer that stops reading changes nothing.
+            note = CUT_OFF_NOTE.format(reason=cut.message)
+            message = await asyncio.shield(self._finish(user_id, "error", note))
+            yield ReplyDelta(note)
+            yield ReplyFinished(message)
+            return
         message = await asyncio.shield(self._finish(user_id, "complete"))
         yield ReplyFinished(message)
+
+    def _answered_by(self, answered: AnsweredBy) -> None:
+        """A fallback model answered: the reply is priced by its weights (the same name keeps the spec)."""
+        if answered.model != self.spec.name:
+            try:
+                self.spec = self.e._catalog.get(answered.model)
+            except InvalidRequest:
+                log.warning("fallback model %s is not in the catalog; priced as %s", answered.model, self.spec.name)
 
     def _measured_usage(self) -> Usage:
         if self.usage is not None:
@@ -217,14 +240,14 @@ class _Run:
         # The provider sent no usage (or was cut off): estimate with the tokenizer.
         return Usage(self.prompt.prompt_tokens, self.e._counter.count("".join(self.parts)))
 
-    async def _finish(self, user_id: str, status: str) -> Message:
+    async def _finish(self, user_id: str, status: str, note: str = "") -> Message:
         self.lease.stop()
         usage = self._measured_usage()
         entry = await self.e._quota.settle(self.hold, self.spec, usage, self.message_id)
         cost = -entry.amount if entry is not None else 0
         message = await self.e._messages.add(
             id=self.message_id, conversation_id=self.conversation.id, user_id=user_id, role="assistant",
-            content="".join(self.parts), model=self.spec.name, status=status, usage=usage, cost=cost,
+            content="".join(self.parts) + note, model=self.spec.name, status=status, usage=usage, cost=cost,
             citations=self.citations)
         await self.e._conversations.add_token_usage(self.conversation.id, usage.total_tokens)
         return message

@@ -19,6 +19,8 @@ class ModelRequest:
     messages: tuple[ChatTurn, ...]
     max_tokens: int
     images: tuple[ImagePart, ...] = ()  # shown with the last user message (the model has vision)
+    user_id: str | None = None  # who asks
+    own_key: bool = False       # call the model's provider with user_id's own key (never another key)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,15 @@ class TextDelta:
 @dataclass(frozen=True)
 class UsageReport:
     usage: Usage
+
+
+@dataclass(frozen=True)
+class AnsweredBy:
+    """Sent before the first TextDelta when another model or provider (a fallback) answers, or the user's own
+    key is used: the reply is priced by this model's weights (own_key: not charged, or the platform fee)."""
+    model: str
+    provider: str = ""
+    own_key: bool = False
 
 
 class ChatModel(Protocol):

@@ -165,7 +165,9 @@ def make_config(tmp_path: Path, llm_base_url: str = "http://127.0.0.1:9/v1", *, 
         "llm": {"default_model": "test-model", "providers": [{
             "name": "fake", "base_url": llm_base_url, "api_key": "sk-test", "timeout_seconds": 10,
             "models": [{"name": "test-model", "input_weight": 1.0, "output_weight": 2.0,
-                        "context_window": 8192, "max_output_tokens": 100}]}]},
+                        "context_window": 8192, "max_output_tokens": 100}]}],
+                # One call per reply: a scripted failure surfaces at once (retries: tests/e2e/test_llm_failover.py).
+                "retry": {"attempts": 1}},
         "conversation": {"default_instruction": "You are a test assistant.", "history_tokens": 1000,
                          "summary": {"enabled": False}},
         "roles": [{"name": "pirate", "description": "Talks like a pirate", "system_prompt": "Talk like a pirate."}],

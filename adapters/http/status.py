@@ -13,11 +13,20 @@ from adapters.storage import db
 Health = Literal["ok", "unavailable"]
 
 
+class ProviderHealthOut(Out):
+    provider: str
+    state: Literal["closed", "open", "half_open"]  # the circuit breaker: open = skipped, half_open = being probed
+    failures: int                                   # failed calls in a row
+    retry_in_seconds: float                         # until an open breaker lets a probe through
+
+
 class StatusOut(Out):
     status: Literal["ok", "degraded"]
     version: str
     database: Health
     redis: Health | None = None
+    # The model providers' circuit breakers. An open one does not make the status degraded: fallbacks answer.
+    llm_providers: list[ProviderHealthOut] = []
 
 
 def app_version() -> str:
@@ -34,6 +43,8 @@ async def status(call: Call) -> web.Response:
     ping = getattr(call.request.app[SERVICES].ephemeral, "ping", None)
     if ping is not None:   # Redis is configured
         body["redis"] = "ok" if await ping() else "unavailable"
+    llm = call.request.app[SERVICES].llm
+    body["llm_providers"] = llm.status() if llm is not None else []
     healthy = all(body[k] == "ok" for k in ("database", "redis") if k in body)
     body["status"] = "ok" if healthy else "degraded"
     return web.json_response(body, status=200 if healthy else 503)

@@ -155,16 +155,24 @@ async def test_quota_refusal_and_model_failures(open_dify, fake_llm) -> None:
         "inputs": {}, "query": "hi", "response_mode": "blocking", "user": "grace"})
     assert (status, body["code"], body["status"]) == (400, "completion_request_error", 400)
 
+    fake_llm.script(status=500)
+    async with dify.stream("grace", "again") as resp:
+        events = [e.data async for e in sse_events(resp)] if resp.status == 200 else [await resp.json()]
+    error = events[-1]
+    assert (error["status"], error["code"]) == (400, "completion_request_error") and error["message"]
+    account = await running.services.accounts.get(await user_id_of(running, "grace"))
+    assert (account.balance, account.held) == (1000, 0)  # failed replies are not charged
+
+    # Broken after text: never retried; the answer ends with a note and what was generated is charged.
     fake_llm.script(reply="this answer breaks halfway through", chunk_chars=3, cut_after=3)
     async with dify.stream("grace", "again") as resp:
         assert resp.status == 200
         events = [e.data async for e in sse_events(resp)]
-    assert [e["event"] for e in events] == ["message"] * 3 + ["error"]
-    error = events[-1]
-    assert (error["status"], error["code"]) == (400, "completion_request_error") and error["message"]
-    assert error["message_id"] == events[0]["message_id"] and error["task_id"] == events[0]["task_id"]
+    assert [e["event"] for e in events] == ["message"] * 4 + ["message_end"]
+    assert "cut off" in events[3]["answer"]
+    assert events[-1]["message_id"] == events[0]["message_id"]
     account = await running.services.accounts.get(await user_id_of(running, "grace"))
-    assert (account.balance, account.held) == (1000, 0)  # failed replies are not charged
+    assert account.held == 0 and 0 < 1000 - account.balance < 100
 
 
 async def test_end_users_are_isolated_per_user_and_per_app(open_dify, fake_llm) -> None:

@@ -151,7 +151,7 @@ async def test_dify_client_python_errors_and_async_client(open_dify, fake_llm) -
     up = await client.aupload_files(("dot.png", png(), "image/png"), models.UploadFileRequest(user="cy"))
     assert up.size == len(png())
 
-    fake_llm.script(reply="this answer breaks off", chunk_chars=4, cut_after=2)  # the provider fails mid-answer
+    fake_llm.script(reply="this answer breaks off", chunk_chars=4, cut_after=0)  # the provider fails before text
     with pytest.raises(errors.DifyCompletionRequestError) as caught:
         await client.achat_messages(blocking)
     assert (caught.value.status, caught.value.code) == (400, "completion_request_error")

@@ -100,14 +100,23 @@ async def test_upstream_failure_blocking_is_502_and_streaming_is_an_error_event(
     user, cid = await _conversation(api)
     fake_llm.script(status=500)
     assert_error(await user.post(f"/conversations/{cid}/messages", {"content": "Hi"}), 502, "upstream_error")
+    fake_llm.script(status=500)
+    async with api.http.post(api.base_url + PREFIX + f"/conversations/{cid}/messages",
+                             json={"content": "Hi", "stream": True}, headers=user.headers) as resp:
+        events = [e async for e in sse_events(resp)]
+    assert [n for n, _ in events] == ["error"]
+    error = json.loads(events[-1][1])
+    assert error["error"]["code"] == 502 and error["error"]["reason"] == "upstream_error" and error["correlationId"]
+    assert await _balance(user) == 1000  # failed answers are not charged
+    # Broken after text: never retried; the answer ends with a note and what was generated is charged.
     fake_llm.script(reply="abcdefgh", chunk_chars=2, cut_after=2)
     async with api.http.post(api.base_url + PREFIX + f"/conversations/{cid}/messages",
                              json={"content": "Hi", "stream": True}, headers=user.headers) as resp:
         events = [e async for e in sse_events(resp)]
-    assert [n for n, _ in events] == ["delta", "delta", "error"]
-    error = json.loads(events[-1][1])
-    assert error["error"]["code"] == 502 and error["error"]["reason"] == "upstream_error" and error["correlationId"]
-    assert await _balance(user) == 1000  # failed answers are not charged
+    assert [n for n, _ in events] == ["delta", "delta", "delta", "done"]
+    assert "cut off" in json.loads(events[2][1])["content"]
+    done = json.loads(events[-1][1])
+    assert done["status"] == "error" and done["cost"] > 0 and await _balance(user) == 1000 - done["cost"]
 
 
 @pytest.mark.parametrize("body, field", [({"content": ""}, "content"), ({"content": 5}, "content"),

@@ -48,6 +48,7 @@ class Script:
     completion_tokens: int | None = None
     gate: asyncio.Event | None = None     # after `gate_after` content chunks, wait until the test sets this event
     gate_after: int = 1
+    drop: bool = False                    # close the connection without answering (a reset before any byte)
 
 
 _ERRORS = {
@@ -123,6 +124,8 @@ class FakeOpenAI:
         self.dimensions = dimensions
         self.default = default or Script()
         self.received: list[tuple[str, dict]] = []  # (path, parsed body) of every request, in order
+        self.keys: set[str] = set()  # more API keys accepted besides api_key (users' own keys)
+        self.authorizations: list[str] = []  # the API key each request carried, in order
         self._scripts: deque[Script] = deque()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -152,6 +155,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_get("/v1/models", self._models)
         # handler_cancellation: a client that gives up (a timeout test) must not leave a sleeping handler.
         self._runner, url = await serve_local(app, shutdown_timeout=0.5, handler_cancellation=True)
         self.base_url = url + "/v1"
@@ -176,7 +180,7 @@ class FakeOpenAI:
         except ValueError:
             body = {}
         self.received.append((request.path, body))
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+        if not self._authorized(request):
             return web.json_response(error_body(401), status=401)
         if not isinstance(body, dict) or "model" not in body:
             return web.json_response(error_body(400, "you must provide a model parameter"), status=400)
@@ -191,6 +195,10 @@ class FakeOpenAI:
         script = self._scripts.popleft() if self._scripts else self.default
         if script.first_delay:
             await asyncio.sleep(script.first_delay)
+        if script.drop:
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response()  # never sent: the connection is gone
         if script.status:
             headers = {"Retry-After": str(script.retry_after)} if script.retry_after is not None else None
             return web.json_response(error_body(script.status), status=script.status, headers=headers)
@@ -259,6 +267,20 @@ class FakeOpenAI:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    def _authorized(self, request: web.Request) -> bool:
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.authorizations.append(key)
+        return key == self.api_key or key in self.keys
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """GET /v1/models: how a client checks a key (401 for a wrong one)."""
+        self.received.append((request.path, {}))
+        if not self._authorized(request):
+            return web.json_response(error_body(401), status=401)
+        names = sorted(self.models) if self.models is not None else ["gpt-4o-mini"]
+        return web.json_response({"object": "list", "data": [
+            {"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names]})
 
     @staticmethod
     def _drop(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:

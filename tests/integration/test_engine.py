@@ -47,7 +47,7 @@ async def test_quota_refusal_makes_no_call_and_stores_nothing(services, fake_llm
     assert (await services.accounts.get(user.id)).held == 0
 
 
-@pytest.mark.parametrize("script", [{"status": 500}, {"status": 401}, {"cut_after": 2}, {"garbage_after": 1}])
+@pytest.mark.parametrize("script", [{"status": 500}, {"status": 401}, {"cut_after": 0}, {"garbage_after": 0}])
 async def test_failed_reply_is_not_charged(services, fake_llm, script) -> None:
     user = await services.accounts.ensure_user(Identity("test", "bob"))
     fake_llm.script(reply="a fairly long answer that will break", **script)
@@ -55,6 +55,19 @@ async def test_failed_reply_is_not_charged(services, fake_llm, script) -> None:
         await collect(services, InboundMessage(user.id, "hi"))
     after = await services.accounts.get(user.id)
     assert (after.balance, after.held) == (1000, 0)
+
+
+@pytest.mark.parametrize("script", [{"cut_after": 2}, {"garbage_after": 1}])
+async def test_reply_broken_after_text_ends_with_a_note_and_charges_what_was_generated(services, fake_llm,
+                                                                                       script) -> None:
+    user = await services.accounts.ensure_user(Identity("test", "bob"))
+    fake_llm.script(reply="a fairly long answer that will break", chunk_chars=4, **script)
+    events = await collect(services, InboundMessage(user.id, "hi"))
+    message = events[-1].message
+    assert message.status == "error" and "cut off" in message.content and message.cost > 0
+    assert len(fake_llm.chat_requests) == 1
+    after = await services.accounts.get(user.id)
+    assert (after.balance, after.held) == (1000 - message.cost, 0)
 
 
 async def test_stream_without_usage_is_charged_by_tokenizer_estimate(services, fake_llm) -> None:
