@@ -45,7 +45,7 @@ async def user(run, n: int, timed_post) -> None:
             params, body = wechat.sign(wechat.text(chat, text, msg_id=next(_msg_ids)))
             sample, _ = await timed_post(run, wechat.url, params=params, data=body.encode(),
                                          headers={"Content-Type": "text/xml"})
-        sample.ack = sample.latency
+        sample.ack, sample.sent_at = sample.latency, started
         if sample.ok:
             async with run.session.get(spec["waiter_url"] + "/wait", params={
                     "channel": spec["target"], "chat": chat, "count": str(k), "timeout": "30"}) as r:

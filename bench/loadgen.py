@@ -34,6 +34,7 @@ class Sample:
     ok: bool
     error: str = ""
     ack: float | None = None   # channels: the webhook's answer; `latency` is then until the reply arrived
+    sent_at: float | None = None   # channels: when the update was posted (acks are counted from the warm-up on)
 
 
 @dataclass
@@ -183,7 +184,9 @@ async def drive(spec: dict) -> dict:
         "errors": errors, "user_failures": failures[:5], "window_s": round(window, 3),
         "throughput_rps": round(len(ok) / window, 1), "latency_ms": percentiles([s.latency for s in ok]),
         "ttft_ms": percentiles([s.ttft for s in ok if s.ttft is not None]),
-        "ack_ms": percentiles([s.ack for s in counted if s.ack is not None and not s.error.startswith("http")]),
+        # An ack is counted by when it was sent: the first wave's answers end after the warm-up, their acks before.
+        "ack_ms": percentiles([s.ack for s in run.samples if s.ack is not None and not s.error.startswith("http")
+                               and (s.sent_at if s.sent_at is not None else s.done_at) >= measured_from]),
         "setup_requests": run.setup_requests, "total_sent": run.sent,
         "loadgen_cpu_pct": round(100 * time.process_time() / max(1e-6, finished - run.started), 1),
     }

@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.sqlite.client import SqliteClient
 
+from adapters.storage.urgency import URGENT
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -180,6 +182,8 @@ _last_turn = 0.0
 
 async def _fair_turn() -> None:
     global _last_turn
+    if URGENT.get():      # an acknowledgement's one write: the others have their turn after it is answered
+        return
     now = time.perf_counter()
     if now - _last_turn >= YIELD_AFTER_SECONDS:
         await asyncio.sleep(0)

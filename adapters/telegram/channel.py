@@ -8,6 +8,7 @@ from telegram import BotCommand, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
+from adapters.storage.urgency import urgent
 from adapters.telegram import texts
 from adapters.telegram.callbacks import Buttons
 from adapters.telegram.commands import Commands
@@ -88,8 +89,10 @@ class TelegramChannel:
         if problem:
             log.info("Telegram update %s ignored: %s", update.update_id, problem)
             return
-        if not await self._services.ephemeral.add("telegram_update", f"{self.bot.id}:{update.update_id}", "1",
-                                                  SEEN_TTL):
+        with urgent():   # the webhook's answer waits for this one statement: no turn for queued work first
+            new = await self._services.ephemeral.add("telegram_update", f"{self.bot.id}:{update.update_id}", "1",
+                                                     SEEN_TTL)
+        if not new:
             log.info("Telegram update %s seen before; skipped", update.update_id)
             return
         await self.application.process_update(update)
