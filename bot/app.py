@@ -43,6 +43,9 @@ def installers() -> list[Installer]:
     from adapters.http.landing import install as install_landing
 
     found.append(install_landing)
+    from adapters.http.web import install as install_web
+
+    found.append(install_web)   # after the API: the pages' session extends its credential resolver
     return found
 
 

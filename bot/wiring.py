@@ -23,6 +23,7 @@ from adapters.storage.files import DiskFileStore
 from adapters.storage.ledger import TortoiseLedger
 from adapters.storage.redis_store import RedisEphemeralStore
 from adapters.storage.users import TortoiseUsers
+from adapters.http.web.links import sign_in_url
 from bot.background import Periodic
 from bot.config import AppConfig
 from core.accounts import AccountService
@@ -36,6 +37,7 @@ from core.login import QrLoginService
 from core.orders import OrderService
 from core.ports import ChatModel, EphemeralStore, TokenCounter
 from core.quota import QuotaLedger
+from core.sign_in import SignInLinkService
 from core.summary import Summarizer
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,8 @@ class Services:
     failures: FailureLimiter | None = None
     # The model providers' table, retries, fallbacks and circuit breakers (adapters/llm/failover.py).
     llm: FailoverChatModel | None = None
+    # /web: one-time sign-in links to the web pages (absolute, on server.public_url).
+    sign_in: SignInLinkService | None = None
 
 
 def model_specs(config: AppConfig) -> list[ModelSpec]:
@@ -137,6 +141,7 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
                         ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
                         ephemeral, Periodic(), QrLoginService(ephemeral), metrics)
     services.failures = failures
+    services.sign_in = SignInLinkService(ephemeral, sign_in_url(config.server.public_url))
     services.llm = llm
     services.closers.append(model.close)
     services.files = AttachmentService(DiskFileStore(config.media.folder), repos.users)

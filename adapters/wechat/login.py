@@ -56,7 +56,9 @@ def requester_of(request: web.Request) -> str:
     return f"a web browser{f' ({agent})' if agent else ''} at {client_address(request)}"
 
 
-async def create_login_qrcode(request: web.Request) -> web.Response:
+async def open_login_qrcode(request: web.Request) -> dict:
+    """Open a login scene: {url (WeChat's image of the QR), qrcode (the ticket to redeem), expires_at, content (what
+    the QR code encodes, for a page that draws it itself)}. Shared by this API route and the web sign-in page."""
     request.app[LIMITER].check(client_address(request))
     channel = channel_of(request)
     scene = LOGIN_SCENE_PREFIX + secrets.token_urlsafe(24)
@@ -67,8 +69,13 @@ async def create_login_qrcode(request: web.Request) -> web.Response:
     expires_in = int(answer.get("expire_seconds") or SCENE_TTL)
     await channel.services.qr_login.open(LoginScene(scene, ticket, requester_of(request)), ttl=expires_in)
     expires_at = datetime.now(timezone.utc) + timedelta(seconds=expires_in)
-    return web.json_response({"url": SHOW_QRCODE_URL + quote(ticket, safe=""), "qrcode": ticket,
-                              "expires_at": expires_at.isoformat().replace("+00:00", "Z")})
+    return {"url": SHOW_QRCODE_URL + quote(ticket, safe=""), "qrcode": ticket,
+            "expires_at": expires_at.isoformat().replace("+00:00", "Z"), "content": str(answer.get("url") or "")}
+
+
+async def create_login_qrcode(request: web.Request) -> web.Response:
+    opened = await open_login_qrcode(request)
+    return web.json_response({k: opened[k] for k in ("url", "qrcode", "expires_at")})
 
 
 def install(app: web.Application) -> None:

@@ -1,0 +1,57 @@
+"""/web/me: the user centre. Balance, orders and their receipts, the ledger, the API key (shown once), linked
+identities and the language, read and changed through the same services as /api/v1/me, /orders and /api-keys."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from adapters.http.tokens import API_KEYS
+from adapters.http.web.base import Page, open_page, page_handler, redirect, render
+
+MB = 1024 * 1024
+RECENT = 20
+
+
+async def _account(page: Page, **extra) -> web.Response:
+    services = page.services
+    user = await services.accounts.get(page.user_id)
+    orders = (await services.orders.list(user.id, None, RECENT, None)).items
+    ledger = (await services.repos.ledger.entries(user.id, RECENT, None)).items
+    return render(page, "account.html", account=user, orders=orders, ledger=ledger,
+                  used_mb=f"{user.storage_used_bytes / MB:.1f}", limit_mb=f"{user.storage_limit_bytes / MB:.1f}",
+                  **extra)
+
+
+@page_handler
+async def account_page(request: web.Request) -> web.StreamResponse:
+    return await _account(await open_page(request))
+
+
+@page_handler
+async def create_key(request: web.Request) -> web.StreamResponse:
+    """A new API key (the old one stops working), shown in this answer only: it is stored hashed, never again."""
+    page = await open_page(request)
+    await page.form()
+    key = await page.services.extras[API_KEYS].rotate(page.user_id)
+    return await _account(page, new_key=key)
+
+
+@page_handler
+async def revoke_key(request: web.Request) -> web.StreamResponse:
+    page = await open_page(request)
+    await page.form()
+    revoked = await page.services.extras[API_KEYS].revoke(page.user_id)
+    return await _account(page, notice=page.t("page.me.key_revoked" if revoked else "page.me.no_key"))
+
+
+@page_handler
+async def receipt(request: web.Request) -> web.StreamResponse:
+    page = await open_page(request)
+    order = await page.services.orders.get(page.user_id, request.match_info["id"])   # another user's: 404
+    return render(page, "receipt.html", order=order)
+
+
+def install(app: web.Application) -> None:
+    app.router.add_get("/web/me", account_page)
+    app.router.add_post("/web/me/api-key", create_key)
+    app.router.add_post("/web/me/api-key/revoke", revoke_key)
+    app.router.add_get("/web/me/orders/{id}", receipt)
