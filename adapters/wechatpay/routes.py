@@ -5,6 +5,7 @@ from aiohttp import web
 
 from adapters.http.auth import require_user
 from adapters.http.endpoint import ID_CHARS
+from adapters.storage.urgency import urgent
 from adapters.wechatpay import qr
 from adapters.wechatpay.gateway import EXTRA, NOTIFY_PATH, WeChatPayGateway, service_hook
 from bot.app import SERVICE_HOOKS, SERVICES
@@ -14,7 +15,9 @@ from core.errors import Conflict, NotFound
 
 async def notify(request: web.Request) -> web.Response:
     gateway: WeChatPayGateway = request.app[SERVICES].extras[EXTRA]
-    answer = await gateway.notify.handle(request.headers, await request.read())
+    body = await request.read()
+    with urgent():   # WeChat Pay waits for this answer: settle the order before any queued work takes a turn
+        answer = await gateway.notify.handle(request.headers, body)
     if answer.body is None:
         return web.Response(status=answer.status)
     return web.json_response(answer.body, status=answer.status)
