@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
+	# A newer pip when the index has one; the install below also works with the pip the machine has (23+).
+	$(VENV)/bin/pip install -q --upgrade pip || echo "pip not upgraded; installing with $$($(VENV)/bin/pip --version)"
 	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip check
 	touch $(STAMP)
 
 run: $(STAMP)
