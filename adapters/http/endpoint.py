@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from adapters.http.auth import Principal, authenticate, require_admin, require_any, require_user
+from adapters.jsontext import dumps_bytes
 from core.errors import InvalidRequest, NotFound
 
 Access = Literal["user", "admin", "any", "public"]
@@ -124,9 +125,9 @@ def _render(endpoint: Endpoint, result: Any) -> web.StreamResponse:
         return result
     if result is None:
         return web.Response(status=204)
-    if isinstance(result, BaseModel):
-        result = result.model_dump(mode="json")
-    return web.json_response(result, status=endpoint.status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    # pydantic writes a model's JSON itself (no dict in between); anything else goes through orjson when installed.
+    body = result.model_dump_json().encode() if isinstance(result, BaseModel) else dumps_bytes(result)
+    return web.Response(body=body, status=endpoint.status, content_type="application/json")
 
 
 def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

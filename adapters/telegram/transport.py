@@ -8,25 +8,13 @@ with orjson when it is installed, and aiohttp sends small requests in one piece.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-try:
-    import orjson
-except ImportError:  # the `fast` extra is optional
-    orjson = None  # type: ignore[assignment]
-
-
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value) if orjson is not None else json.dumps(value, separators=(",", ":")).encode()
-
-
-def loads(payload: bytes) -> Any:
-    return orjson.loads(payload) if orjson is not None else json.loads(payload)
+from adapters.jsontext import dumps_bytes, loads
 
 
 class AiohttpBotRequest(BaseRequest):
@@ -80,7 +68,7 @@ class AiohttpBotRequest(BaseRequest):
                 form.add_field(name, content, filename=filename, content_type=rest[0] if rest else None)
             kwargs["data"] = form
         elif request_data is not None and request_data.parameters:
-            kwargs["data"] = dumps(request_data.parameters)
+            kwargs["data"] = dumps_bytes(request_data.parameters)
             kwargs["headers"] = {"Content-Type": "application/json"}
         try:
             async with self._session.request(method, url, **kwargs) as response:
