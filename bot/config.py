@@ -296,6 +296,8 @@ class WeChatConfig(Strict):
     @field_validator("encryption", mode="before")
     @classmethod
     def _encryption_fits_the_key(cls, value: Any, info) -> Any:
+    # WeChat web OAuth (网页授权): the pay page sends a browser inside WeChat to {oauth_base_url}/connect/oauth2/authorize.
+    oauth_base_url: str = "https://open.weixin.qq.com"
         has_key = bool(info.data.get("encoding_aes_key"))
         if value in (None, ""):
             return "safe" if has_key else "plaintext"
@@ -351,6 +353,9 @@ class WeChatPayConfig(Strict):
 class TelegramPaymentsConfig(Strict):
     enabled: bool = True
     currency: str = "XTR"
+    # Ways to pay: native (a QR code), jsapi (inside WeChat; needs channels.wechat with the same app_id for web
+    # OAuth), h5 (a phone browser outside WeChat; needs H5 pay on the merchant account). See docs/wechat-pay.md.
+    methods: list[Literal["native", "jsapi", "h5"]] = Field(default_factory=lambda: ["native"], min_length=1)
     provider_token: str = ""
 
     @field_validator("currency")

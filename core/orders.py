@@ -29,6 +29,15 @@ class PaymentStart:
 
 
 @dataclass(frozen=True)
+class Payer:
+    """Who pays, as the channel knows them. WeChat Pay JSAPI needs the payer's openid (from the signed-in WeChat
+    user, never from a request body), H5 the payer's address. A provider with `needs_payer = True` gets it."""
+
+    openid: str | None = None
+    client_ip: str | None = None
+
+
+@dataclass(frozen=True)
 class PaymentState:
     state: Literal["paid", "open", "closed", "refunded"]
     provider_txn_id: str | None = None
@@ -126,7 +135,7 @@ class OrderService:
                            reason="invalid_state")
         return moved
 
-    async def pay(self, user_id: str, order_id: str, method: str) -> Order:
+    async def pay(self, user_id: str, order_id: str, method: str, payer: Payer | None = None) -> Order:
         """Start paying with `method`; asking again for an order already being paid reuses its payment."""
         order = await self.get(user_id, order_id)
         provider = self.providers.get(method)
@@ -139,7 +148,10 @@ class OrderService:
         if order.expires_at and order.expires_at <= self._clock():
             await self._orders.transition(order_id, OPEN, "expired")
             raise Conflict("This order has expired; create a new one.", reason="invalid_state")
-        start = await provider.start(order)
+        if getattr(provider, "needs_payer", False):
+            start = await provider.start(order, payer or Payer())  # type: ignore[call-arg]
+        else:
+            start = await provider.start(order)
         moved = await self._orders.transition(order_id, OPEN, "paying", payment_method=method,
                                               payment_ref=start.payment_ref)
         if moved is None:

@@ -47,9 +47,14 @@ async def cancel_order(call: Call) -> OrderOut:
 
 
 async def pay_order(call: Call) -> PayOut:
-    body: PayIn = call.body
-    order = await services_of(call.request).orders.pay(call.user_id, call.path("id"), body.payment_method)
-    return PayOut(status=order.status, qrcode=order.payment_ref, order_id=order.id)
+    from adapters.wechatpay.checkout import pay_fields, payer_for
+
+    body: PayIn = call.body   # body.openid is never used: the payer is the caller (see payer_for)
+    payer = await payer_for(call.request, call.user_id, body.payment_method)
+    order = await services_of(call.request).orders.pay(call.user_id, call.path("id"), body.payment_method, payer)
+    fields = pay_fields(call.request, order)
+    return PayOut(status=order.status, qrcode=fields.get("qrcode", order.payment_ref if not fields else None),
+                  order_id=order.id, jsapi=fields.get("jsapi"), h5_url=fields.get("h5_url"))
 
 
 async def refund_order(call: Call) -> OrderOut:

@@ -95,7 +95,10 @@ class OrderGetQuery(BaseModel):
 
 
 class PayIn(Body):
-    payment_method: str = Field(min_length=1, max_length=32, description="e.g. wechat_native")
+    payment_method: str = Field(min_length=1, max_length=32,
+                                description="wechat_native, wechat_jsapi or wechat_h5 (payments.wechatpay.methods)")
+    openid: str | None = Field(None, max_length=128, description="Ignored: a JSAPI payer is always the signed-in "
+                                                                 "user's own WeChat identity, never the request's.")
 
 
 class PayOut(Out):
@@ -106,6 +109,9 @@ class PayOut(Out):
 
 class RefundIn(Body):
     pass
+    jsapi: dict[str, str] | None = Field(None, description="wechat_jsapi: the parameters of WeixinJSBridge.invoke("
+                                                            "'getBrandWCPayRequest', ...), paySign included.")
+    h5_url: str | None = Field(None, description="wechat_h5: where to send the phone's browser to pay.")
 
 
 class OrderProductOut(Out):

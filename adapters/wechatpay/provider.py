@@ -46,6 +46,35 @@ class MerchantAccount:
     notify_url: str
 
 
+def prepay_body(order: Order, account: MerchantAccount) -> dict:
+    """What every prepay (native, jsapi, h5) sends about the order."""
+    if order.currency != "CNY":
+        raise InvalidRequest(f"WeChat Pay takes CNY; this order is priced in {order.currency}.",
+                             reason="unsupported_currency")
+    body: dict = {"appid": account.appid, "mchid": account.mchid,
+                  "description": (order.product_name or order.product_id)[:127],
+                  "out_trade_no": out_trade_no(order.id), "notify_url": account.notify_url,
+                  "amount": {"total": order.price_minor, "currency": "CNY"}}
+    if order.expires_at is not None:
+        body["time_expire"] = order.expires_at.astimezone(CHINA).isoformat(timespec="seconds")
+    return body
+
+
+async def prepay(client: WeChatPayClient, kind: str, body: dict, answer_field: str) -> PaymentStart:
+    """POST /v3/pay/transactions/{kind}; the answer's `answer_field` (code_url, prepay_id, h5_url) is the ref."""
+    answer = await client.call("POST", f"/v3/pay/transactions/{kind}", body)
+    if answer.ok and answer.body.get(answer_field):
+        return PaymentStart(payment_ref=str(answer.body[answer_field]))
+    if answer.code == "ORDERPAID":
+        raise Conflict("WeChat Pay says this order is already paid; check its status.", reason="invalid_state")
+    if answer.code == "INVALID_REQUEST":
+        # The same out_trade_no was opened before with another way to pay (or other details).
+        raise Conflict("This order is already being paid another way; finish that payment or order again.",
+                       reason="invalid_state")
+    raise UpstreamError(f"WeChat Pay refused the payment ({answer.code or answer.status}): {answer.message}",
+                        reason="payment_provider_error")
+
+
 class WeChatNativeProvider:
     name = NAME
 
@@ -54,22 +83,7 @@ class WeChatNativeProvider:
         self._account = account
 
     async def start(self, order: Order) -> PaymentStart:
-        if order.currency != "CNY":
-            raise InvalidRequest(f"WeChat Pay takes CNY; this order is priced in {order.currency}.",
-                                 reason="unsupported_currency")
-        body: dict = {"appid": self._account.appid, "mchid": self._account.mchid,
-                      "description": (order.product_name or order.product_id)[:127],
-                      "out_trade_no": out_trade_no(order.id), "notify_url": self._account.notify_url,
-                      "amount": {"total": order.price_minor, "currency": "CNY"}}
-        if order.expires_at is not None:
-            body["time_expire"] = order.expires_at.astimezone(CHINA).isoformat(timespec="seconds")
-        answer = await self._client.call("POST", "/v3/pay/transactions/native", body)
-        if answer.ok and answer.body.get("code_url"):
-            return PaymentStart(payment_ref=str(answer.body["code_url"]))
-        if answer.code == "ORDERPAID":
-            raise Conflict("WeChat Pay says this order is already paid; check its status.", reason="invalid_state")
-        raise UpstreamError(f"WeChat Pay refused the payment ({answer.code or answer.status}): {answer.message}",
-                            reason="payment_provider_error")
+        return await prepay(self._client, "native", prepay_body(order, self._account), "code_url")
 
     async def query(self, order: Order) -> PaymentState:
         no = out_trade_no(order.id)

@@ -52,10 +52,13 @@ class MerchantSigner:
         """`url_path` is the path plus query string exactly as sent; `body` is the exact JSON text ('' for GET)."""
         ts = str(timestamp if timestamp is not None else int(time.time()))
         nonce = nonce or secrets.token_hex(16).upper()
-        message = f"{method}\n{url_path}\n{ts}\n{nonce}\n{body}\n".encode()
-        signature = base64.b64encode(self.private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+        signature = self.sign(f"{method}\n{url_path}\n{ts}\n{nonce}\n{body}\n")
         return (f'{SCHEME} mchid="{self.mchid}",nonce_str="{nonce}",signature="{signature}",'
                 f'timestamp="{ts}",serial_no="{self.serial_no}"')
+
+    def sign(self, message: str) -> str:
+        """base64(RSA-SHA256) of `message` with the merchant key: the JSAPI paySign, for one."""
+        return base64.b64encode(self.private_key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
 @dataclass(frozen=True)

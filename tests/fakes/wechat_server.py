@@ -60,6 +60,7 @@ class FakeWeChat:
         self.oauth_codes: dict[str, str] = {}                 # code -> openid, until exchanged (single use)
         self.oauth_used: set[str] = set()
         self.oauth_exchanges: list[dict] = []                 # every /sns/oauth2/access_token query
+        self.oauth_route: tuple[str, str] | None = None       # (server.public_url, where the app really is)
         self._valid: set[str] = set()
         self._expired: dict[str, int] = {}                    # token -> errcode it now answers
         self._closed: set[str] = set()
@@ -98,6 +99,10 @@ class FakeWeChat:
                 await self._changed.wait()
 
         await asyncio.wait_for(wait(), timeout)
+
+    def route_redirects(self, public_url: str, actual_base: str) -> None:
+        """The app says it is at public_url but listens elsewhere (a random port): send browsers there."""
+        self.oauth_route = (public_url.rstrip("/"), actual_base.rstrip("/"))
 
     # --- lifecycle ---
 
@@ -204,6 +209,8 @@ class FakeWeChat:
             return _page("test set no wx.oauth_openid: nobody is signed in to this WeChat client")
         code = secrets.token_urlsafe(24)
         self.oauth_codes[code] = self.oauth_openid
+        if self.oauth_route and str(target).startswith(self.oauth_route[0]):
+            target = URL(self.oauth_route[1] + str(target)[len(self.oauth_route[0]):])
         query = {**target.query, "code": code}
         if "state" in q:
             query["state"] = q["state"]

@@ -16,7 +16,7 @@ def install(app: web.Application, config: AppConfig) -> None:
     import jinja2
 
     from adapters.http.auth import CREDENTIAL_RESOLVER
-    from adapters.http.web import account, base, chat, login, static
+    from adapters.http.web import account, base, chat, login, pay, static
     from bot.app import SERVICE_HOOKS
 
     # Our own Jinja environment (the landing page keeps its own): templates/ of this folder.
@@ -33,3 +33,4 @@ def install(app: web.Application, config: AppConfig) -> None:
     login.install(app)
     chat.install(app)
     account.install(app)
+    pay.install(app, config)   # /web/pay and WeChat web OAuth (issue 16)

@@ -1,0 +1,61 @@
+"""Paying inside WeChat: web OAuth signs the browser in as the chat's WeChat user, JSAPI prepay for that openid
+(never one from the request), a paySign the WeChat client accepts, and a notify that settles once."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.wechatpay.provider import out_trade_no
+from core.domain import Identity
+from tests.e2e.pay_shop import GRANT, TOKENS, WECHAT_UA, Browser, open_pay_world, verify_pay_sign
+from tests.e2e.wechat_support import client_for
+
+
+@pytest.fixture
+async def world(tmp_path: Path, start_app):
+    async with open_pay_world(tmp_path, start_app) as world:
+        yield world
+
+
+async def test_jsapi_pay_inside_wechat_credits_the_chat_user_once(world) -> None:
+    # Alice talks to the Official Account first: her chat openid is her account.
+    chat = client_for(world.running, world.wx)
+    await chat.post(chat.text("o-alice", "/balance"))
+    await world.wx.wait_sent("o-alice", 1)
+    alice = await world.services.accounts.ensure_user(Identity("wechat", "o-alice"))
+
+    world.wx.oauth_openid = "o-alice"
+    browser = Browser(world.base_url, WECHAT_UA)
+    try:
+        order_id, html = await browser.order_from_product()
+        assert 'data-method="wechat_jsapi"' in html
+        csrf = browser.csrf(html)
+        # A forged payer in the body is ignored: the prepay is for the signed-in WeChat user.
+        status, answer = await browser.api("POST", f"/orders/{order_id}/pay", csrf,
+                                           {"payment_method": "wechat_jsapi", "openid": "o-mallory"})
+        assert status == 200, answer
+        assert answer["status"] == "paying" and answer["qrcode"] is None
+        params = answer["jsapi"]
+        trade = world.pay.trades[out_trade_no(order_id)]
+        assert trade.kind == "JSAPI" and trade.body["payer"] == {"openid": "o-alice"}
+        assert params["package"] == f"prepay_id={trade.prepay_id}" and params["signType"] == "RSA"
+        assert params["appId"] == world.wx.app_id and verify_pay_sign(world.keys, params)
+        assert not verify_pay_sign(world.keys, {**params, "package": "prepay_id=wx-other"})
+
+        delivery = await world.pay.pay(trade.out_trade_no)
+        assert delivery.status == 204
+        status, order = await browser.api("GET", f"/orders/{order_id}", csrf)
+        assert order["status"] == "paid" and order["payment_method"] == "wechat_jsapi"
+        assert order["id"] == order_id
+        assert (await world.services.accounts.get(alice.id)).balance == GRANT + TOKENS
+        # The notify again (WeChat Pay missed our answer): acknowledged, nothing more credited.
+        replay = await world.pay.deliver(world.pay.notify_for(trade.out_trade_no))
+        assert replay.status == 204
+        assert (await world.services.accounts.get(alice.id)).balance == GRANT + TOKENS
+        ledger = await world.services.repos.ledger.entries(alice.id, 50, None)
+        assert [e.kind for e in ledger.items].count("purchase") == 1
+        status, html, _ = await browser.get(f"/web/pay/{order_id}")
+        assert status == 200 and 'data-status="paid"' in html
+    finally:
+        await browser.close()
