@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import AsyncIterator
 
+from bench.harness import Settings
 from bench.procs import ROOT
 
 DEFAULT_REF = "a19727f"     # the commit before the speed work of issue 21: what its targets are measured against
@@ -39,3 +40,15 @@ async def ref_tree(ref: str) -> AsyncIterator[tuple[Path, str]]:
             shutil.rmtree(holder, ignore_errors=True)
             with contextlib.suppress(RuntimeError):
                 await _git("worktree", "prune")
+
+
+@contextlib.asynccontextmanager
+async def trees(s: Settings) -> AsyncIterator[dict[str, Path | None]]:
+    """{"working tree": None, "ref <commit>": path}: the trees a section measures side by side. Without the ref
+    (not in this clone), the working tree alone, with a note."""
+    try:
+        async with ref_tree(s.ref) as (path, commit):
+            yield {"working tree": None, f"ref {commit}": path}
+    except RuntimeError as e:
+        s.notes.append(f"the git ref {s.ref} could not be checked out ({e}); measured the working tree only")
+        yield {"working tree": None}

@@ -159,6 +159,10 @@ def _memory(r: dict, out: list[str]) -> None:
             [f"with the embedding model loaded (a second platform process: {sec.get('rss_kb_start_mb')} MB at start, "
              f"then one text resource indexed in {emb.get('index_seconds')} s)",
              sec.get("rss_with_embedding_model_mb") if "skipped" not in emb else "NOT RUN: " + emb["skipped"]]]
+    ref = sec.get("ref") or {}
+    if ref:
+        rows.append([f"{ref.get('name')}: after {sec.get('conversations')} conversations (same run, its code)",
+                     ref.get("rss_after_conversations_mb")])
     out += _table(["when", "RSS MB"], rows)
     conv = sec.get("conversations_run") or {}
     out += [f"The conversations ran at {conv.get('throughput_rps')} messages/s (each with its own "
@@ -184,6 +188,8 @@ def _hot_spots(r: dict, out: list[str]) -> None:
 
 
 def render(r: dict) -> str:
+    from bench import report_speed   # it uses this module's helpers
+
     c = r.get("conditions", {})
     s = r.get("settings", {})
     out = ["# Benchmark report", "",
@@ -196,10 +202,13 @@ def render(r: dict) -> str:
                f"{n} {v.get('load_average_1min')}" for n, v in r.get("sections", {}).items()
                if isinstance(v, dict)) + ".", "", "## Targets", ""]
     out += _table(["target", "measured", "verdict"], targets(r))
+    out += ["### Targets of issue 21 (speed)", ""]
+    out += _table(["target", "measured", "verdict"], report_speed.targets(r))
     _overhead(r, out)
     _throughput(r, out)
     _channels(r, out)
     _memory(r, out)
+    report_speed.tables(r, out)
     _hot_spots(r, out)
     notes = r.get("notes") or []
     failed = {n: v["failed"] for n, v in r.get("sections", {}).items() if isinstance(v, dict) and "failed" in v}
