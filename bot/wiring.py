@@ -29,8 +29,10 @@ from bot.config import AppConfig
 from core.accounts import AccountService
 from core.catalog import ModelCatalog
 from core.chat import ChatEngine, EngineSettings
+from core.commands import CommandService
 from core.conversations import ConversationService
 from core.files import AttachmentService
+from core.i18n import Texts
 from core.domain import ModelSpec, Product, Role
 from core.limits import FailureLimiter
 from core.login import QrLoginService
@@ -75,6 +77,10 @@ class Services:
     periodic: Periodic
     qr_login: QrLoginService
     metrics: Metrics
+    # Every sentence a user reads, by key, in zh and en (core/locales; operator overrides in i18n.texts).
+    texts: Texts
+    # The one command layer every channel calls (/new, /role, /balance, /buy, /link, /lang, ... and 余额 etc.).
+    commands: CommandService
     # Extensions added by features (retrieval, channels, payments) keyed by name.
     extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -137,12 +143,23 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
                         summarizer=summarizer)
     orders = OrderService(products=repos.products, orders=repos.orders, users=repos.users, quota=quota, tx=repos.tx,
                           order_ttl_seconds=config.payments.wechatpay.order_ttl_seconds)
-    services = Services(config, repos, catalog, model, counter, quota, accounts,
-                        ConversationService(repos.conversations, repos.messages, repos.roles), engine, orders,
-                        ephemeral, Periodic(), QrLoginService(ephemeral), metrics)
+    conversations = ConversationService(repos.conversations, repos.messages, repos.roles)
+    qr_login = QrLoginService(ephemeral)
+    sign_in = SignInLinkService(ephemeral, sign_in_url(config.server.public_url))
+    texts = Texts.load(config.i18n.default_locale, config.i18n.texts)
+    model_choice = ModelChoiceService(catalog, repos.conversations, repos.roles, llm.table.provider_of,
+                                      own_key_weight=config.llm.byok_fee_weight)
+    commands = CommandService(accounts=accounts, conversations=conversations, orders=orders, catalog=catalog,
+                              locales=texts.locales, sign_in=sign_in, logins=qr_login, models=model_choice)
+    services = Services(config, repos, catalog, model, counter, quota, accounts, conversations, engine, orders,
+                        ephemeral, Periodic(), qr_login, metrics, texts, commands)
     services.failures = failures
-    services.sign_in = SignInLinkService(ephemeral, sign_in_url(config.server.public_url))
     services.llm = llm
+    services.models = model_choice
+    services.sign_in = sign_in
+    from bot.admin_wiring import add_admin_services
+
+    add_admin_services(services)
     services.closers.append(model.close)
     services.files = AttachmentService(DiskFileStore(config.media.folder), repos.users)
     # One worker (no redis.url) coordinates in memory: no database round trips for what need not outlive it.

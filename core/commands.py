@@ -18,7 +18,7 @@ from core.commands_account import AccountCommands, help_texts
 from core.commands_chat import ChatCommands
 from core.commands_parse import COMMANDS, PAYING, ParsedCommand, as_command, parse_command
 from core.commands_results import (
-    CommandContext, CommandResult, LoginConfirmations, ModelPreferences, SignInLinks,
+    CommandContext, CommandResult, LoginConfirmations, ModelPreferences, PaymentOption, SignInLinks,
 )
 from core.commands_shop import ShopCommands
 from core.conversations import ConversationService
@@ -56,6 +56,8 @@ class CommandService:
 
     async def run(self, ctx: CommandContext, command: ParsedCommand | str) -> CommandResult:
         """Run a command; a user's mistake or a refused action comes back as a result with `error` set."""
+        if ctx.user.blocked:   # an operator blocked this user: every command answers so (core/admin_access.py)
+            return CommandResult("blocked", (Text.of("error.user_blocked"),), error="user_blocked")
         if isinstance(command, str):
             parsed = parse_command(command)
             if parsed is None:
@@ -71,10 +73,14 @@ class CommandService:
             return CommandResult(command.name, (error_text(e),), error=e.reason)
 
     def menu(self, ctx: CommandContext) -> tuple[str, ...]:
-        """The commands help lists in this channel (and Telegram's setMyCommands shows): the channel's menu, or
-        every command; /buy and /paid only when one of the channel's ways to pay is on."""
-        can_pay = any(o.method in self._orders.providers for o in ctx.payments)
-        return tuple(c for c in (ctx.menu or COMMANDS) if can_pay or c not in PAYING)
+        """The commands help lists in this chat's channel (see `listed`)."""
+        return self.listed(ctx.menu, ctx.payments)
+
+    def listed(self, menu: Sequence[str], payments: Sequence[PaymentOption]) -> tuple[str, ...]:
+        """The commands a channel lists in help (and Telegram's setMyCommands shows): its menu, or every command;
+        /buy and /paid only when one of the channel's ways to pay is on."""
+        can_pay = any(o.method in self._orders.providers for o in payments)
+        return tuple(c for c in (menu or COMMANDS) if can_pay or c not in PAYING)
 
     async def choose(self, ctx: CommandContext, choice_id: str) -> CommandResult:
         """A pressed button or a chosen list entry: the Choice.id of an earlier result."""

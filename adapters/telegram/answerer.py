@@ -1,52 +1,54 @@
-"""Answerer: runs one queued chat message through the engine into a ReplyView, and says clearly what went wrong."""
+"""Answerer: runs one queued chat message through the engine into a ReplyView (core.reply_stream.follow_reply),
+and says in the asker's language how it ended."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from adapters.telegram import texts
 from adapters.telegram.lanes import ChatJob, Lane
-from adapters.telegram.parts import CHANNEL, ChannelParts, chat_key
+from adapters.telegram.render import buy_keyboard, feedback_keyboard
+from adapters.telegram.sender import TelegramSender
 from adapters.telegram.streaming import ReplyView
-from core.chat import ReplyDelta, ReplyFinished, ReplyStarted
-from core.knowledge import sources_line
-from core.domain import Identity, InboundMessage, Message
-from core.errors import DomainError, QuotaExceeded, UpstreamError
+from adapters.telegram.users import TelegramUsers, chat_key
+from core.chat import ChatEngine
+from core.domain import InboundMessage
+from core.i18n import Text, Texts
+from core.i18n_errors import FAILED
+from core.reply_stream import ReplyDone, ReplyFailed, ReplyGrew, ReplyOpened, follow_reply
 
 log = logging.getLogger(__name__)
 
 
-def feedback_keyboard(message_id: str) -> InlineKeyboardMarkup:
-    """👍/👎 under an answer; the callback data carries the answer's message id."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data=f"fb:1:{message_id}"),
-                                  InlineKeyboardButton("👎", callback_data=f"fb:-1:{message_id}")]])
-
-
-def buy_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.BUY_BUTTON, callback_data="buy:menu")]])
-
-
 class Answerer:
-    def __init__(self, parts: ChannelParts):
-        self._parts = parts
+    def __init__(self, engine: ChatEngine, users: TelegramUsers, sender: TelegramSender, texts: Texts,
+                 private_interval: float, group_interval: float):
+        self._engine = engine
+        self._users = users
+        self._sender = sender
+        self._texts = texts
+        self._intervals = (private_interval, group_interval)
 
     async def __call__(self, job: ChatJob, lane: Lane) -> None:
-        parts = self._parts
+        locale = self._texts.default_locale
         try:
-            user = await parts.services.accounts.ensure_user(Identity(CHANNEL, str(job.user_id)), job.user_name)
+            user = await self._users.by_id(job.user_id, job.user_name)
+            locale = self._users.locale(user, job.language_code)
         except Exception:
             log.exception("could not load the Telegram user %s", job.user_id)
-            await self._end(None, job, texts.FAILED)
+            await self._end(None, job, self._texts.render(FAILED, locale))
             return
         inbound = InboundMessage(user.id, job.text, chat_key=chat_key(job.chat_id),
                                  request_key=f"telegram:{job.chat_id}:{job.message_id}")
-        view = ReplyView(parts.sender, job.chat_id, parts.interval(job.chat_type),
+        view = ReplyView(self._sender, job.chat_id, self._intervals[job.in_group],
                          reply_to=job.message_id if job.in_group else None, thread_id=job.thread_id,
-                         on_gone=lambda: lane.reply.cancel() if lane.reply else None)
-        await parts.sender.typing(job.chat_id, job.thread_id)
+                         on_gone=lambda: lane.reply.cancel() if lane.reply else None,
+                         empty=self._texts.get("reply.empty", locale),
+                         undelivered=self._texts.get("reply.undelivered", locale))
+        await self._sender.typing(job.chat_id, job.thread_id)
         reply = lane.reply = asyncio.get_running_loop().create_task(self._consume(inbound, view))
         if lane.stop_requested:
             reply.cancel()
@@ -57,48 +59,45 @@ class Answerer:
             reply.cancel()
             await asyncio.wait({reply})
             if view.started:
-                await asyncio.shield(view.finish(texts.STOPPED))
+                await asyncio.shield(view.finish(self._note("reply.stopped", locale)))
             raise
-        await self._conclude(reply, view, job)
+        await self._conclude(reply, view, job, locale)
 
-    async def _consume(self, inbound: InboundMessage, view: ReplyView) -> Message:
-        finished: Message | None = None
-        # Run the engine's stream to its end (not just to ReplyFinished): its after-reply work runs there.
-        async for event in self._parts.services.engine.reply(inbound):
-            if isinstance(event, ReplyStarted):
-                view.start()
-            elif isinstance(event, ReplyDelta):
-                view.feed(event.text)
-            elif isinstance(event, ReplyFinished):
-                finished = event.message
-        if finished is None:
-            raise UpstreamError("The answer ended unexpectedly.")
-        return finished
+    async def _consume(self, inbound: InboundMessage, view: ReplyView) -> ReplyDone | ReplyFailed:
+        outcome: ReplyDone | ReplyFailed | None = None
+        async with contextlib.aclosing(follow_reply(self._engine.reply(inbound))) as updates:
+            async for update in updates:
+                if isinstance(update, ReplyOpened):
+                    view.start()
+                elif isinstance(update, ReplyGrew):
+                    view.feed(update.delta)
+                else:
+                    outcome = update
+        assert outcome is not None
+        return outcome
 
-    async def _conclude(self, reply: asyncio.Task, view: ReplyView, job: ChatJob) -> None:
+    def _note(self, key: str, locale: str) -> str:
+        return "\n\n" + self._texts.get(key, locale)
+
+    async def _conclude(self, reply: asyncio.Task, view: ReplyView, job: ChatJob, locale: str) -> None:
         if view.gone is not None:
             return
-        error = None if reply.cancelled() else reply.exception()
         try:
             if reply.cancelled():
-                await self._end(view, job, texts.STOPPED)
-            elif error is None:
-                answer = reply.result()
-                line = sources_line(answer.citations)
-                await view.finish(f"\n\n{line}" if line else "", keyboard=feedback_keyboard(answer.id))
-            elif isinstance(error, QuotaExceeded):
-                await self._end(view, job, texts.QUOTA, keyboard=buy_keyboard())
-            elif isinstance(error, DomainError):
-                # UpstreamError (the model failed; nothing charged), InvalidRequest (too long), NotFound ...
-                note = error.message + (" You were not charged." if isinstance(error, UpstreamError) and "charged" not in error.message
-                                        else "")
-                await self._end(view, job, f"\n\n⚠️ {note}" if view.started else note)
-            elif isinstance(error, TelegramError):
-                log.warning("Telegram refused part of an answer in chat %s: %s", job.chat_id, error)
-                await self._end(view, job, texts.TELEGRAM_FAILED)
+                await self._end(view, job, self._note("reply.stopped", locale))
+                return
+            outcome = reply.result()
+            if isinstance(outcome, ReplyDone):
+                sources = "\n\n" + self._texts.render(outcome.sources, locale) if outcome.sources else ""
+                await view.finish(sources, keyboard=feedback_keyboard(outcome.message.id))
+            elif outcome.out_of_tokens:
+                await self._end(view, job, self._texts.render(outcome.error, locale),
+                                keyboard=buy_keyboard(self._texts, locale))
             else:
-                log.error("answer failed in chat %s", job.chat_id, exc_info=error)
-                await self._end(view, job, f"\n\n⚠️ {texts.FAILED}" if view.started else texts.FAILED)
+                note = self._texts.render(outcome.error, locale)
+                if view.started:
+                    note = "\n\n" + self._texts.render(Text.of("reply.failed_note", note=note), locale)
+                await self._end(view, job, note)
         except TelegramError as e:
             log.warning("could not tell chat %s how its answer ended: %s", job.chat_id, e)
 
@@ -108,5 +107,5 @@ class Answerer:
         if view is not None and view.started:
             await view.finish(text, keyboard=keyboard)
             return
-        await self._parts.sender.send(job.chat_id, text.strip(), keyboard=keyboard,
-                                      reply_to=job.message_id if job.in_group else None, thread_id=job.thread_id)
+        await self._sender.send(job.chat_id, text.strip(), keyboard=keyboard,
+                                reply_to=job.message_id if job.in_group else None, thread_id=job.thread_id)

@@ -9,17 +9,22 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from adapters.storage.urgency import urgent
-from adapters.telegram import texts
+from adapters.telegram.answerer import Answerer
 from adapters.telegram.callbacks import Buttons
-from adapters.telegram.commands import Commands
+from adapters.telegram.commands import TELEGRAM_MENU, CommandRunner, TelegramMessages
 from adapters.telegram.lanes import ChatLanes
-from adapters.telegram.parts import ChannelParts
-from adapters.telegram.replies import Answerer
 from adapters.telegram.sender import TelegramSender, retry_seconds
+from adapters.telegram.speaker import Speaker
 from adapters.telegram.stars import StarsCheckout, StarsProvider, paid_listener
 from adapters.telegram.transport import AiohttpBotRequest
+from adapters.telegram.users import TelegramUsers
 from bot.config import AppConfig
 from bot.wiring import Services
+from core.commands import CommandService
+from core.commands_results import TELEGRAM_STARS
+from core.commands_text import command_menu
+from core.i18n import Texts
+from core.i18n_errors import FAILED
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +54,12 @@ def unusable(update: Update) -> str | None:
 
 
 class TelegramChannel:
-    def __init__(self, config: AppConfig, services: Services):
+    def __init__(self, config: AppConfig, services: Services, commands: CommandService, texts: Texts):
         tg = config.channels.telegram
         self._config = config
         self._services = services
+        self._commands = commands
+        self._texts = texts
         # Bot API calls over aiohttp with JSON bodies (transport.py); getUpdates on a connection of its own.
         self.application = (Application.builder().token(tg.token).base_url(tg.api_base_url)
                             .base_file_url(file_url(tg.api_base_url)).updater(None)
@@ -62,14 +69,19 @@ class TelegramChannel:
         # Flood-control pauses, edit pacing, per-chat order and /cancel: shared by every worker through Redis, or
         # in memory with one worker.
         sender = TelegramSender(self.bot, pacing=services.coordination.pacing())
-        self.parts = ChannelParts(services, sender, config)
-        self.lanes = ChatLanes(Answerer(self.parts), services.coordination)
-        commands = Commands(self.parts, self.lanes)
-        checkout = StarsCheckout(self.parts)
-        self.stars_provider = StarsProvider(self.parts)
-        self.notify_paid = paid_listener(self.parts)
-        self.application.add_handlers([*commands.handlers(), *checkout.handlers(),
-                                       Buttons(self.parts, commands.products_menu, checkout.send_invoice).handler()])
+        users = TelegramUsers(services.accounts, texts)
+        self._speaker = speaker = Speaker(sender, users, texts)
+        self.lanes = ChatLanes(Answerer(services.engine, users, sender, texts, tg.edit_interval_private,
+                                        tg.edit_interval_group), services.coordination)
+        stars_token = config.payments.telegram.provider_token
+        checkout = StarsCheckout(services.orders, services.accounts, services.ephemeral, users, speaker, texts,
+                                 stars_token)
+        runner = CommandRunner(commands, texts, users, speaker, self.lanes, checkout, self.bot)
+        self.stars_provider = StarsProvider(sender, services.accounts, texts, stars_token)
+        self.notify_paid = paid_listener(services.accounts, sender, texts)
+        self.application.add_handlers([*TelegramMessages(runner, speaker, self.lanes, self.bot).handlers(),
+                                       *checkout.handlers(),
+                                       Buttons(runner, services.conversations, users, sender, texts).handler()])
         self.application.add_error_handler(self._on_error)
         self.accepting = False
         self.ready = asyncio.Event()
@@ -143,7 +155,6 @@ class TelegramChannel:
             try:
                 await self.application.initialize()
                 await self.application.start()
-                self.parts.username, self.parts.bot_id = self.bot.username, self.bot.id
                 log.info("Telegram channel connected as @%s (%s mode)", self.bot.username,
                          self._config.channels.telegram.mode)
                 return True
@@ -156,12 +167,16 @@ class TelegramChannel:
                 delay = min(delay * 2, 60)
 
     async def _announce(self) -> None:
-        """Register the command menu, and the webhook (or remove it, so getUpdates may be used)."""
-        try:
-            await self.bot.set_my_commands([BotCommand(name, about) for name, about in
-                                            texts.commands(self._config.payments.telegram.enabled)])
-        except TelegramError as e:
-            log.warning("setMyCommands failed: %s", e)
+        """Register the command menu in each language, and the webhook (or remove it, so getUpdates may be used)."""
+        menu = self._commands.listed(TELEGRAM_MENU, (TELEGRAM_STARS,))
+        # One menu per language Telegram apps are set to; the one without language_code (set last) for the rest.
+        for language in (*self._texts.locales, None):
+            locale = language or self._texts.default_locale
+            try:
+                await self.bot.set_my_commands([BotCommand(name, about) for name, about in
+                                                command_menu(self._texts, locale, menu)], language_code=language)
+            except TelegramError as e:
+                log.warning("setMyCommands (%s) failed: %s", language or "default", e)
         tg = self._config.channels.telegram
         try:
             if tg.mode == "webhook":
@@ -206,22 +221,20 @@ class TelegramChannel:
                 self._offset = update.update_id + 1
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A handler failed: the traceback goes to the log, a short apology to the user."""
+        """A handler failed: the traceback goes to the log, a short apology to the user (in their language)."""
         log.error("Telegram update failed", exc_info=context.error)
         if not isinstance(update, Update):
             return
-        if update.callback_query is not None:
-            try:
-                await update.callback_query.answer(texts.FAILED)
-            except TelegramError:
-                pass
-        elif update.pre_checkout_query is not None:
-            try:
-                await update.pre_checkout_query.answer(ok=False, error_message=texts.FAILED)
-            except TelegramError:
-                pass
-        elif update.effective_chat is not None:
-            try:
-                await self.parts.say(update, texts.FAILED)
-            except TelegramError:
-                pass
+        try:
+            sorry = self._texts.render(FAILED, await self._speaker.locale_of(update))
+        except Exception:  # the store itself may be what failed
+            sorry = self._texts.render(FAILED, self._texts.default_locale)
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(sorry)
+            elif update.pre_checkout_query is not None:
+                await update.pre_checkout_query.answer(ok=False, error_message=sorry)
+            elif update.effective_chat is not None:
+                await self._speaker.say(update, sorry)
+        except TelegramError:
+            pass

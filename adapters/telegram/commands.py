@@ -1,16 +1,27 @@
-"""Telegram commands and chat messages: /start /help /new /role /balance /buy /link /cancel, and what to answer."""
+"""Telegram messages: a command (`/balance`, `余额`, `/role@bot pirate`) goes to the command layer, chat to the
+chat lanes. CommandRunner builds who-asks-where (CommandContext) and shows the result: text, inline buttons, an
+invoice."""
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
-from telegram.ext import BaseHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram import Bot, Message, MessageEntity, Update
+from telegram import User as TelegramUser
+from telegram.ext import BaseHandler, ContextTypes, MessageHandler, filters
 
-from adapters.telegram import texts
 from adapters.telegram.lanes import ChatJob, ChatLanes
-from adapters.telegram.parts import ChannelParts, chat_key, user_errors
+from adapters.telegram.render import result_keyboard, result_text
+from adapters.telegram.speaker import Speaker
+from adapters.telegram.users import CHANNEL, TelegramUsers, chat_key
+from core.commands import CommandService
+from core.commands_parse import ParsedCommand
+from core.commands_results import TELEGRAM_STARS, CancelOutcome, CommandContext, CommandResult
+from core.domain import Order
+from core.i18n import Text, Texts
 
-MAX_BUTTON_DATA = 64
+# What /help lists and the menu (setMyCommands) shows; /buy only while Telegram Stars are on.
+TELEGRAM_MENU = ("start", "help", "new", "role", "roles", "balance", "buy", "link", "cancel", "lang", "web", "model")
 
 
 def addressed_text(message: Message, username: str, bot_id: int) -> str | None:
@@ -25,142 +36,109 @@ def addressed_text(message: Message, username: str, bot_id: int) -> str | None:
     return re.sub(rf"(?i)(?<![\w@])@{re.escape(username)}(?!\w)[ \t]?", "", text).strip()
 
 
-class Commands:
-    def __init__(self, parts: ChannelParts, lanes: ChatLanes):
-        self._parts = parts
+class Invoices(Protocol):
+    """Sends the invoice for an order made by /buy (Telegram Stars: the payload is the order id)."""
+
+    async def send_invoice(self, chat_id: int, order: Order, locale: str) -> None: ...
+
+
+class LaneCanceller:
+    """/cancel for one Telegram account: stops the answer this account asked for in the chat (on any worker)."""
+
+    def __init__(self, lanes: ChatLanes, telegram_user_id: int):
         self._lanes = lanes
+        self._asker = telegram_user_id
+
+    async def cancel(self, chat_key: str, user_id: str) -> CancelOutcome:
+        outcome = await self._lanes.cancel(int(chat_key.removeprefix(f"{CHANNEL}:")), self._asker)
+        return "stopped" if outcome == "cancelled" else outcome
+
+
+class CommandRunner:
+    def __init__(self, commands: CommandService, texts: Texts, users: TelegramUsers, speaker: Speaker,
+                 lanes: ChatLanes, invoices: Invoices, bot: Bot):
+        self.commands = commands
+        self.texts = texts
+        self._users = users
+        self._speaker = speaker
+        self._lanes = lanes
+        self._invoices = invoices
+        self._bot = bot
+
+    async def context(self, update: Update, who: TelegramUser) -> CommandContext:
+        chat = update.effective_chat
+        assert chat is not None
+        user, locale = await self._users.user_and_locale(who)
+        return CommandContext(user=user, chat_key=chat_key(chat.id), channel=CHANNEL, locale=locale,
+                              display_name=who.first_name, payments=(TELEGRAM_STARS,),
+                              link_url=f"https://t.me/{self._bot.username}?start=link_{{code}}",
+                              cancels=LaneCanceller(self._lanes, who.id), menu=TELEGRAM_MENU)
+
+    async def run(self, update: Update, command: ParsedCommand) -> None:
+        assert update.effective_user is not None
+        ctx = await self.context(update, update.effective_user)
+        await self.show(update, ctx, await self.commands.run(ctx, command))
+
+    async def show(self, update: Update, ctx: CommandContext, result: CommandResult) -> None:
+        """The result as a new message (with its buttons), and the invoice when it made an order."""
+        locale = result.locale or ctx.locale
+        text = result_text(result, self.texts, locale)
+        if text:
+            await self._speaker.say(update, text, keyboard=result_keyboard(result, self.texts, locale))
+        if result.payment is not None and result.payment.url is None and update.effective_chat is not None:
+            await self._invoices.send_invoice(update.effective_chat.id, result.payment.order, locale)
+
+    def render(self, text: Text, ctx: CommandContext, result: CommandResult | None = None) -> str:
+        return self.texts.render(text, (result.locale if result else None) or ctx.locale)
+
+
+class TelegramMessages:
+    """The message handlers: every text (commands and chat), and the one answer to anything else."""
+
+    def __init__(self, runner: CommandRunner, speaker: Speaker, lanes: ChatLanes, bot: Bot):
+        self._runner = runner
+        self._speaker = speaker
+        self._lanes = lanes
+        self._bot = bot
 
     def handlers(self) -> list[BaseHandler]:
         """PTB handlers, first match wins. Edited messages and channel posts are not answered."""
         only_new = filters.UpdateType.MESSAGE
         private = filters.ChatType.PRIVATE
-        commands = {"start": self.start, "help": self.help, "new": self.new, "role": self.role,
-                    "balance": self.balance, "buy": self.buy, "link": self.link, "cancel": self.cancel}
-        found: list[BaseHandler] = [CommandHandler(name, user_errors(self._parts, fn), filters=only_new)
-                                    for name, fn in commands.items()]
-        found += [
-            MessageHandler(only_new & filters.TEXT & ~filters.COMMAND, user_errors(self._parts, self.text)),
-            MessageHandler(only_new & private & filters.COMMAND, user_errors(self._parts, self.unknown)),
+        guard = self._speaker.guarded
+        return [
+            MessageHandler(only_new & filters.TEXT, guard(self.text)),
             MessageHandler(only_new & private & ~filters.TEXT & ~filters.StatusUpdate.ALL & ~filters.SUCCESSFUL_PAYMENT,
-                           user_errors(self._parts, self.not_text)),
+                           guard(self.not_text)),
         ]
-        return found
-
-    # --- chat ---
 
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat, sender = update.effective_message, update.effective_chat, update.effective_user
         if message is None or chat is None or sender is None or sender.is_bot:
             return
         text = message.text or ""
-        if chat.type != "private":
-            addressed = addressed_text(message, self._parts.username, self._parts.bot_id)
+        private = chat.type == "private"
+        if text.lstrip().startswith(("/", "／")):
+            command = self._runner.commands.parse(text, bot_username=self._bot.username)
+            # Another bot's command, or (in a group) one we do not have: not ours to answer.
+            if command is not None and (command.known or private):
+                await self._runner.run(update, command)
+            return
+        if not private:
+            addressed = addressed_text(message, self._bot.username, self._bot.id)
             if addressed is None:
                 return
             if not addressed:
-                await self._parts.say(update, texts.EMPTY_MENTION)
+                await self._speaker.tell(update, Text.of("chat.empty_mention"))
                 return
             text = addressed
+        command = self._runner.commands.parse(text)
+        if command is not None:   # 余额, 新对话, 角色 海盗 ...
+            await self._runner.run(update, command)
+            return
         await self._lanes.submit(ChatJob(chat.id, chat.type, sender.id, sender.full_name, message.message_id, text,
                                          message.message_thread_id if message.is_topic_message else None,
-                                         update.update_id))
+                                         update.update_id, sender.language_code))
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._parts.say(update, texts.TEXT_ONLY)
-
-    async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._parts.say(update, "I don't know that command.\n\n" + texts.help_text(self._parts.stars_enabled))
-
-    # --- commands ---
-
-    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_user is not None
-        user = await self._parts.user(update.effective_user)
-        arg = (context.args or [""])[0]
-        if arg.startswith("link_"):
-            await self._redeem(update, arg.removeprefix("link_"))
-            return
-        await self._parts.say(update, texts.welcome(update.effective_user.first_name, user.balance, user.is_new,
-                                                    texts.help_text(self._parts.stars_enabled)))
-
-    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._parts.say(update, texts.help_text(self._parts.stars_enabled))
-
-    async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_user is not None and update.effective_chat is not None
-        user = await self._parts.user(update.effective_user)
-        await self._parts.services.conversations.start_new_chat(user.id, chat_key(update.effective_chat.id))
-        await self._parts.say(update, "Started a new conversation: earlier messages are no longer used.")
-
-    async def role(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_user is not None and update.effective_chat is not None
-        conversations = self._parts.services.conversations
-        key = chat_key(update.effective_chat.id)
-        if context.args:
-            user = await self._parts.user(update.effective_user)
-            conv = await conversations.set_chat_role(user.id, key, " ".join(context.args))
-            await self._parts.say(update, f"Role set: {conv.role}. A new conversation starts now.")
-            return
-        roles = [r for r in await conversations.roles() if len(f"role:{r.name}".encode()) <= MAX_BUTTON_DATA]
-        if not roles:
-            await self._parts.say(update, "No roles are configured.")
-            return
-        current = await conversations.for_chat(key)
-        lines = [f"{'▸ ' if current and current.role == r.name else ''}{r.name}: {r.description}".rstrip(": ")
-                 for r in roles]
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(r.name, callback_data=f"role:{r.name}")] for r in roles])
-        await self._parts.say(update, "Choose a role for this chat:\n" + "\n".join(lines), keyboard=keyboard)
-
-    async def balance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_user is not None
-        services = self._parts.services
-        user = await services.accounts.get((await self._parts.user(update.effective_user)).id)
-        lines = [f"Balance: {user.balance:,} tokens ({user.available:,} available now)",
-                 f"Storage: {texts.storage(user.storage_used_bytes, user.storage_limit_bytes)}"]
-        orders = (await services.orders.list(user.id, None, 5, None)).items
-        if orders:
-            lines.append("Last purchases:")
-            lines += [f"• {o.product_name}: {o.status} ({o.created_at:%Y-%m-%d})" for o in orders]
-        await self._parts.say(update, "\n".join(lines))
-
-    async def buy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.products_menu(update)
-
-    async def products_menu(self, update: Update) -> None:
-        if not self._parts.stars_enabled:
-            await self._parts.say(update, texts.NO_STARS)
-            return
-        products = [p for p in await self._parts.services.orders.products() if p.stars > 0]
-        if not products:
-            await self._parts.say(update, texts.NO_PRODUCTS)
-            return
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(f"{p.name}: {p.tokens:,} tokens for {p.stars} ⭐",
-                                                               callback_data=f"buy:{p.id}")] for p in products])
-        await self._parts.say(update, "Choose a pack (paid with Telegram Stars):", keyboard=keyboard)
-
-    async def link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_user is not None
-        if context.args:
-            await self._redeem(update, context.args[0])
-            return
-        user = await self._parts.user(update.effective_user)
-        code = await self._parts.services.accounts.new_link_code(user.id)
-        await self._parts.say(update, f"Your link code: {code} (valid 5 minutes, single use).\n"
-                                      f"Send /link {code} in the other chat, or open "
-                                      f"https://t.me/{self._parts.username}?start=link_{code} in another "
-                                      "Telegram account.")
-
-    async def _redeem(self, update: Update, code: str) -> None:
-        assert update.effective_user is not None
-        user = await self._parts.user(update.effective_user)
-        joined = await self._parts.services.accounts.redeem_link_code(code, user.id, attempt_by=f"user:{user.id}")
-        await self._parts.say(update, f"Linked: this chat now uses the account {joined.name}, "
-                                      f"balance {joined.balance:,} tokens.")
-
-    async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_user is not None and update.effective_chat is not None
-        outcome = await self._lanes.cancel(update.effective_chat.id, update.effective_user.id)
-        if outcome == "nothing":
-            await self._parts.say(update, texts.NOTHING_TO_CANCEL)
-        elif outcome == "not_yours":
-            await self._parts.say(update, texts.NOT_YOUR_ANSWER)
+        await self._speaker.tell(update, Text.of("chat.text_only"))

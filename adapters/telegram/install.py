@@ -34,7 +34,7 @@ def install(app: web.Application, config: AppConfig) -> None:
     slot = app[TELEGRAM] = ChannelSlot()
 
     async def hook(services: Services) -> None:
-        channel = TelegramChannel(config, services)
+        channel = TelegramChannel(config, services, services.commands, services.texts)
         slot.channel = services.extras[EXTRA] = channel
         if config.payments.telegram.enabled:
             services.orders.add_provider(channel.stars_provider)

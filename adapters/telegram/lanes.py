@@ -27,6 +27,7 @@ class ChatJob:
     text: str
     thread_id: int | None = None
     update_id: int = 0
+    language_code: str | None = None   # the sender's Telegram language: what they read unless they chose with /lang
 
     @property
     def in_group(self) -> bool:

@@ -24,8 +24,11 @@ class ReplyView:
     in a new one. `finish()` formats the last message and adds the keyboard."""
 
     def __init__(self, sender: TelegramSender, chat_id: int, interval: float, *, reply_to: int | None = None,
-                 thread_id: int | None = None, limit: int = LIMIT, on_gone: Callable[[], None] | None = None):
+                 thread_id: int | None = None, limit: int = LIMIT, on_gone: Callable[[], None] | None = None,
+                 empty: str = EMPTY_ANSWER, undelivered: str = UNDELIVERED):
         self._sender = sender
+        self._empty = empty                  # what the user reads for an empty answer, in their language
+        self._undelivered = undelivered
         self.chat_id = chat_id
         self._interval = interval
         self._reply_to = reply_to
@@ -62,13 +65,13 @@ class ReplyView:
         if self.gone is not None:
             return
         await self._pace()
-        final = self.text + suffix if self.text.strip() else (suffix.strip() or EMPTY_ANSWER)
+        final = self.text + suffix if self.text.strip() else (suffix.strip() or self._empty)
         try:
             await self._sync(final, final=True, keyboard=keyboard)
         except TelegramError as e:
             log.warning("could not show the final answer in chat %s: %s", self.chat_id, e)
             try:
-                await self._sender.send(self.chat_id, UNDELIVERED, thread_id=self._thread_id)
+                await self._sender.send(self.chat_id, self._undelivered, thread_id=self._thread_id)
             except TelegramError:
                 pass
 

@@ -67,3 +67,20 @@ async def services_user(running, telegram_user: dict):
     from core.domain import Identity
 
     return await running.services.accounts.ensure_user(Identity("telegram", str(telegram_user["id"])))
+
+
+def en(key: str, **values: Any) -> str:
+    """A catalogue text as a Telegram user with language_code "en" reads it."""
+    from core.i18n import Texts
+
+    return Texts.load().get(key, "en", **values)
+
+
+def help_en(with_buy: bool = True) -> str:
+    """/help as the Telegram channel shows it in English (/buy only while Telegram Stars are on)."""
+    from adapters.telegram.commands import TELEGRAM_MENU
+    from core.commands_account import help_texts
+    from core.i18n import Texts
+
+    menu = [c for c in TELEGRAM_MENU if with_buy or c != "buy"]
+    return Texts.load().join(help_texts(menu), "en")

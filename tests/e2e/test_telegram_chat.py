@@ -1,8 +1,8 @@
 """Telegram chats end to end: the real app, python-telegram-bot, the fake Bot API and the fake model."""
 from __future__ import annotations
 
-from adapters.telegram import texts
-from tests.e2e.telegram_harness import answers, launch, mode, services_user, tg, visible  # noqa: F401
+from adapters.telegram.commands import TELEGRAM_MENU
+from tests.e2e.telegram_harness import answers, en, help_en, launch, mode, services_user, tg, visible  # noqa: F401
 from tests.fakes.openai_server import Script
 
 
@@ -18,7 +18,7 @@ async def test_private_chat_streams_into_edits(launch, tg, fake_llm, mode) -> No
     assert message.edits[0] == "…" and len(message.edits) >= 3
     assert all(answer.startswith(partial) for partial in message.edits[1:-1])
     assert fake_llm.chat_requests[-1]["messages"][-1]["content"] == "hello"
-    assert [c["command"] for c in tg.commands] == [name for name, _ in texts.COMMANDS]
+    assert [c["command"] for c in tg.commands] == list(TELEGRAM_MENU)
 
 
 async def test_long_answer_continues_in_new_messages(launch, tg, fake_llm, mode) -> None:
@@ -51,7 +51,7 @@ async def test_group_answers_only_mentions_replies_and_commands(launch, tg, fake
     await tg.wait_until(lambda: len(answers(tg, group)) == 2)
     await tg.send_text(group, bob, "/help")
     await tg.wait_until(lambda: len(tg.bot_messages(group)) == 3)
-    assert visible(tg, group) == ["Echo: what is up", "Echo: and you?", texts.HELP]
+    assert visible(tg, group) == ["Echo: what is up", "Echo: and you?", help_en()]
     assert [r["messages"][-1]["content"] for r in fake_llm.chat_requests] == ["what is up", "and you?"]
     # history is per chat (Bob's question saw Alice's), billing per person
     assert [m["content"] for m in fake_llm.chat_requests[1]["messages"][1:]] == \
@@ -96,7 +96,7 @@ async def test_cancel_stops_the_stream_and_charges_what_was_generated(launch, tg
     after = await running.services.accounts.get(user.id)
     assert (after.balance, after.held) == (1000 - answer.cost, 0)
     await tg.send_text(chat, alice, "/cancel")
-    await tg.wait_until(lambda: tg.bot_messages(chat)[-1].text == texts.NOTHING_TO_CANCEL)
+    await tg.wait_until(lambda: tg.bot_messages(chat)[-1].text == en("cancel.nothing"))
 
 
 async def test_flood_control_in_one_chat_does_not_delay_another(launch, tg, fake_llm) -> None:
@@ -123,8 +123,8 @@ async def test_quota_exhaustion_offers_to_buy(launch, tg, fake_llm) -> None:
     chat = tg.private_chat(alice)
     await tg.send_text(chat, alice, "hello")
     [notice] = await tg.wait_until(lambda: tg.bot_messages(chat))
-    assert notice.text == texts.QUOTA and fake_llm.chat_requests == []
-    query = await tg.press(alice, notice, tg.buttons(notice)[texts.BUY_BUTTON])
+    assert notice.text == en("error.quota_exceeded") and fake_llm.chat_requests == []
+    query = await tg.press(alice, notice, tg.buttons(notice)[en("button.buy")])
     assert (await tg.callback_answer(query)).get("text") is None
     menu = await tg.wait_until(lambda: len(tg.bot_messages(chat)) == 2 and tg.bot_messages(chat)[-1])
     assert tg.buttons(menu) == {"Starter pack: 5,000 tokens for 100 ⭐": "buy:starter"}
@@ -156,14 +156,14 @@ async def test_feedback_counts_only_from_the_asker(launch, tg, fake_llm) -> None
     thumbs_up, thumbs_down = tg.buttons(answer)["👍"], tg.buttons(answer)["👎"]
     message_id = thumbs_up.split(":", 2)[2]
     query = await tg.press(bob, answer, thumbs_up)
-    assert (await tg.callback_answer(query))["text"] == texts.NOT_YOUR_FEEDBACK
+    assert (await tg.callback_answer(query))["text"] == en("feedback.not_yours")
     asker = await services_user(running, alice)
     assert (await running.services.conversations.message(asker.id, message_id)).feedback == 0
     query = await tg.press(alice, answer, thumbs_down)
-    assert (await tg.callback_answer(query))["text"] == texts.THANKS
+    assert (await tg.callback_answer(query))["text"] == en("feedback.thanks")
     assert (await running.services.conversations.message(asker.id, message_id)).feedback == -1
     query = await tg.press(alice, answer, "fb:1:no-such-message")
-    assert (await tg.callback_answer(query))["text"] == texts.NOT_YOUR_FEEDBACK
+    assert (await tg.callback_answer(query))["text"] == en("feedback.not_yours")
 
 
 async def test_shutdown_lets_the_answer_in_flight_finish(launch, tg, fake_llm) -> None:

@@ -1,8 +1,7 @@
 """Telegram commands end to end: welcome, help, new conversation, roles, balance, linking accounts."""
 from __future__ import annotations
 
-from adapters.telegram import texts
-from tests.e2e.telegram_harness import answers, launch, services_user, tg, visible  # noqa: F401
+from tests.e2e.telegram_harness import answers, en, help_en, launch, services_user, tg, visible  # noqa: F401
 
 
 async def test_start_balance_new_and_unknown(launch, tg, fake_llm) -> None:
@@ -25,7 +24,7 @@ async def test_start_balance_new_and_unknown(launch, tg, fake_llm) -> None:
     await tg.wait_until(lambda: len(answers(tg, chat)) == 2)
     assert [m["role"] for m in fake_llm.chat_requests[-1]["messages"]] == ["system", "user"]
     await tg.send_text(chat, alice, "/frobnicate")
-    await tg.wait_until(lambda: tg.bot_messages(chat)[-1].text.startswith("I don't know that command."))
+    await tg.wait_until(lambda: tg.bot_messages(chat)[-1].text.startswith("I don't know the command /frobnicate."))
 
 
 async def test_role_keyboard_sets_the_chat_role(launch, tg, fake_llm) -> None:
@@ -42,7 +41,7 @@ async def test_role_keyboard_sets_the_chat_role(launch, tg, fake_llm) -> None:
     await tg.wait_until(lambda: answers(tg, chat))
     assert "pirate" in fake_llm.chat_requests[-1]["messages"][0]["content"]
     await tg.send_text(chat, alice, "/role nobody")
-    await tg.wait_until(lambda: tg.bot_messages(chat)[-1].text == "No role named 'nobody'.")
+    await tg.wait_until(lambda: tg.bot_messages(chat)[-1].text == en("role.unknown", name="nobody"))
 
 
 async def test_link_code_joins_two_telegram_accounts(launch, tg, fake_llm) -> None:
@@ -66,7 +65,7 @@ async def test_help_and_non_text(launch, tg) -> None:
     alice = tg.user(2401, "Alice")
     chat = tg.private_chat(alice)
     await tg.send_text(chat, alice, "/help")
-    await tg.wait_until(lambda: visible(tg, chat) == [texts.HELP])
+    await tg.wait_until(lambda: visible(tg, chat) == [help_en()])
     from tests.fakes.telegram_state import FakeMessage
 
     sticker = FakeMessage(chat, 99, alice, extra={"sticker": {"file_id": "x", "file_unique_id": "y", "type": "regular",
@@ -74,7 +73,7 @@ async def test_help_and_non_text(launch, tg) -> None:
                                                              "is_video": False}})
     tg.store(sticker)
     await tg.deliver({"update_id": tg.next_update_id(), "message": sticker.to_json()})
-    await tg.wait_until(lambda: visible(tg, chat) == [texts.HELP, texts.TEXT_ONLY])
+    await tg.wait_until(lambda: visible(tg, chat) == [help_en(), en("chat.text_only")])
 
 
 async def test_without_stars_help_and_menu_leave_out_buy_and_buy_creates_no_order(launch, tg) -> None:
@@ -86,6 +85,6 @@ async def test_without_stars_help_and_menu_leave_out_buy_and_buy_creates_no_orde
         await tg.send_text(chat, alice, text)
     help_, refused = await tg.wait_until(lambda: len(visible(tg, chat)) == 2 and visible(tg, chat))
     assert "/buy" not in help_ and "/balance" in help_
-    assert refused == texts.NO_STARS
+    assert refused == en("buy.no_payment_method")
     user = await services_user(running, alice)
     assert not (await running.services.orders.list(user.id, None, 10, None)).items

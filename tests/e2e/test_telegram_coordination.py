@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.telegram import texts
 from tests.conftest import REDIS_URL
-from tests.e2e.telegram_harness import answers, launch, services_user, tg  # noqa: F401
+from tests.e2e.telegram_harness import answers, en, launch, services_user, tg  # noqa: F401
 from tests.fakes.openai_server import Script
 
 
@@ -52,7 +51,7 @@ async def test_cancel_stops_only_the_askers_answer(launch, tg, fake_llm, coordin
     answer = (await running.services.conversations.messages(user.id, conv.id)).items[-1]
     assert answer.status == "cancelled" and 0 < len(answer.content) < len("word " * 80)
     await tg.send_text(chat, alice, "/cancel")
-    await tg.wait_until(lambda: tg.bot_messages(chat)[-1].text == texts.NOTHING_TO_CANCEL)
+    await tg.wait_until(lambda: tg.bot_messages(chat)[-1].text == en("cancel.nothing"))
 
 
 async def test_cancel_from_someone_else_in_a_group_does_not_stop_the_answer(launch, tg, fake_llm,
@@ -64,7 +63,7 @@ async def test_cancel_from_someone_else_in_a_group_does_not_stop_the_answer(laun
     await tg.send_text(group, alice, "@test_bot count")
     await tg.wait_until(lambda: any("slow" in m.text for m in tg.bot_messages(group)))
     await tg.send_text(group, mallory, "/cancel")
-    await tg.wait_until(lambda: any(m.text == texts.NOT_YOUR_ANSWER for m in tg.bot_messages(group)))
+    await tg.wait_until(lambda: any(m.text == en("cancel.not_yours") for m in tg.bot_messages(group)))
     [done] = await tg.wait_until(lambda: answers(tg, group))
     assert done.text.strip() == ("slow " * 30).strip() and "Stopped" not in done.text
 

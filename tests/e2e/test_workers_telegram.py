@@ -14,9 +14,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from adapters.telegram import texts
 from tests.conftest import REDIS_URL, make_config
-from tests.e2e.telegram_harness import SECRET, TOKEN, answers, telegram_section, visible
+from tests.e2e.telegram_harness import SECRET, TOKEN, answers, en, help_en, telegram_section, visible
 from tests.e2e.workers import Worker, shared_backends, start_workers, until, write_config
 from tests.fakes.openai_server import FakeOpenAI, Script
 from tests.fakes.telegram_server import FakeTelegram
@@ -122,12 +121,12 @@ async def test_cancel_sent_to_the_other_worker_stops_the_answer(pair: Pair) -> N
     await p.send(p.a, group, alice, "@test_bot count slowly")
     await p.tg.wait_until(lambda: any("word" in m.text for m in p.tg.bot_messages(group)), timeout=20)
     await p.send(p.b, group, bob, "/cancel")                                 # only the asker may stop it
-    await p.tg.wait_until(lambda: any(m.text == texts.NOT_YOUR_ANSWER for m in p.tg.bot_messages(group)),
+    await p.tg.wait_until(lambda: any(m.text == en("cancel.not_yours") for m in p.tg.bot_messages(group)),
                           timeout=10)
     await p.send(p.b, group, alice, "/cancel")
     [stopped] = await p.tg.wait_until(lambda: [m for m in p.tg.bot_messages(group) if "Stopped" in m.text],
                                       timeout=10)
-    assert stopped.text.startswith("word") and stopped.text.endswith(texts.STOPPED.strip())
+    assert stopped.text.startswith("word") and stopped.text.endswith(en("reply.stopped"))
     assert len(stopped.text) < len(story) // 2                               # stopped long before the end
 
     # What was stored, seen through the HTTP API as Alice (a /link code logs her in).
@@ -169,7 +168,7 @@ async def test_flood_control_seen_by_one_worker_holds_that_chat_back_on_the_othe
         assert answer.text == "Echo: held back" and min(answer.times) >= window_end - 0.01
         rejected = [c.params["chat_id"] for c in p.tg.calls[calls_before:] if c.error]
         assert rejected == [slow["id"]]                                      # B waited; nobody hammered
-        await p.tg.wait_until(lambda: texts.HELP in visible(p.tg, slow), timeout=10)
+        await p.tg.wait_until(lambda: help_en() in visible(p.tg, slow), timeout=10)
     finally:
         p.llm.default = Script()
 

@@ -45,7 +45,8 @@ class FakeTelegram(UserSide, StarsApi):
         self.webhook: dict | None = None
         self.webhook_target: str | None = None  # where deliver() posts (the registered URL by default)
         self.polled = False
-        self.commands: list[dict] = []
+        self.commands: list[dict] = []                  # the menu for every language (no language_code)
+        self.menus: dict[str | None, list[dict]] = {}    # setMyCommands by language_code (None: the default)
         self.callback_answers: dict[str, dict] = {}
         self.pre_checkout_answers: dict[str, dict] = {}
         self.charges: dict[str, dict] = {}
@@ -237,7 +238,13 @@ class FakeTelegram(UserSide, StarsApi):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(command.get("description", "")) <= 256:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands = list(params.get("commands") or [])
+        commands = list(params.get("commands") or [])
+        language = params.get("language_code") or None
+        if language is not None and not (len(language) == 2 and language.isalpha() and language.islower()):
+            raise ApiError(400, "Bad Request: invalid language code specified")
+        self.menus[language] = commands
+        if language is None:
+            self.commands = commands
         return True
 
     async def api_setWebhook(self, params: dict) -> bool:
