@@ -210,6 +210,7 @@ class RoleConfig(Strict):
     name: str
     description: str = ""
     system_prompt: str
+    model: str | None = None  # the model its conversations use unless one is chosen (a listed model)
 
 
 class QuotaConfig(Strict):
@@ -279,6 +280,8 @@ class WeChatConfig(Strict):
     timestamp_tolerance_seconds: float = Field(300, ge=30, le=3600)
     reply_mode: Literal["customer_service", "passive"] = "customer_service"
     api_base_url: str = "https://api.weixin.qq.com"
+    # WeChat web OAuth (网页授权): the pay page sends a browser inside WeChat to {oauth_base_url}/connect/oauth2/authorize.
+    oauth_base_url: str = "https://open.weixin.qq.com"
     welcome: str = "Welcome! Send any message to start chatting."
     pending_text: str = Field("Still thinking; send anything to get the answer.", max_length=300)
     more_text: str = Field("(More follows; send anything to get the rest.)", max_length=300)
@@ -296,8 +299,6 @@ class WeChatConfig(Strict):
     @field_validator("encryption", mode="before")
     @classmethod
     def _encryption_fits_the_key(cls, value: Any, info) -> Any:
-    # WeChat web OAuth (网页授权): the pay page sends a browser inside WeChat to {oauth_base_url}/connect/oauth2/authorize.
-    oauth_base_url: str = "https://open.weixin.qq.com"
         has_key = bool(info.data.get("encoding_aes_key"))
         if value in (None, ""):
             return "safe" if has_key else "plaintext"
@@ -336,6 +337,9 @@ class WeChatPayConfig(Strict):
     api_base_url: str = "https://api.mch.weixin.qq.com"
     order_ttl_seconds: int = Field(1800, ge=60)
     timeout_seconds: float = Field(10.0, gt=0)
+    # Ways to pay: native (a QR code), jsapi (inside WeChat; needs channels.wechat with the same app_id for web
+    # OAuth), h5 (a phone browser outside WeChat; needs H5 pay on the merchant account). See docs/wechat-pay.md.
+    methods: list[Literal["native", "jsapi", "h5"]] = Field(default_factory=lambda: ["native"], min_length=1)
 
     @model_validator(mode="after")
     def _needs_merchant_keys(self) -> "WeChatPayConfig":
@@ -353,9 +357,6 @@ class WeChatPayConfig(Strict):
 class TelegramPaymentsConfig(Strict):
     enabled: bool = True
     currency: str = "XTR"
-    # Ways to pay: native (a QR code), jsapi (inside WeChat; needs channels.wechat with the same app_id for web
-    # OAuth), h5 (a phone browser outside WeChat; needs H5 pay on the merchant account). See docs/wechat-pay.md.
-    methods: list[Literal["native", "jsapi", "h5"]] = Field(default_factory=lambda: ["native"], min_length=1)
     provider_token: str = ""
 
     @field_validator("currency")

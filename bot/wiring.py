@@ -36,6 +36,7 @@ from core.i18n import Texts
 from core.domain import ModelSpec, Product, Role
 from core.limits import FailureLimiter
 from core.login import QrLoginService
+from core.model_choice import ModelChoiceService
 from core.orders import OrderService
 from core.ports import ChatModel, EphemeralStore, TokenCounter
 from core.quota import QuotaLedger
@@ -92,6 +93,8 @@ class Services:
     failures: FailureLimiter | None = None
     # The model providers' table, retries, fallbacks and circuit breakers (adapters/llm/failover.py).
     llm: FailoverChatModel | None = None
+    # The models a user may pick and the one each chat uses (GET /models, /model).
+    models: ModelChoiceService | None = None
     # /web: one-time sign-in links to the web pages (absolute, on server.public_url).
     sign_in: SignInLinkService | None = None
 
@@ -155,6 +158,8 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
                         ephemeral, Periodic(), qr_login, metrics, texts, commands)
     services.failures = failures
     services.llm = llm
+    services.models = ModelChoiceService(catalog, repos.conversations, repos.roles, llm.table.provider_of,
+                                         own_key_weight=config.llm.byok_fee_weight)
     services.models = model_choice
     services.sign_in = sign_in
     from bot.admin_wiring import add_admin_services
@@ -196,7 +201,8 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
     services: Services | None = None
     try:
         services = build_services(config, metrics)
-        await services.conversations.sync_roles(Role(r.name, r.description, r.system_prompt) for r in config.roles)
+        await services.conversations.sync_roles(Role(r.name, r.description, r.system_prompt, r.model)
+                                                for r in config.roles)
         await services.orders.sync_products(configured_products(config))
         for hook in [*default_hooks(config), *(hooks or ())]:
             await hook(services)

@@ -35,3 +35,14 @@ class ModelCatalog:
 
     def names(self) -> list[str]:
         return sorted(self._specs)
+
+    def has(self, name: str) -> bool:
+        return name in self._specs
+
+    def specs(self) -> list[ModelSpec]:
+        """Every model, by name."""
+        return [self._specs[n] for n in sorted(self._specs)]
+
+    def replace(self, specs: Iterable[ModelSpec]) -> None:
+        """The models on offer changed (a provider was added or removed while running)."""
+        self._specs = {s.name: s for s in specs}

@@ -86,10 +86,12 @@ class ChatEngine:
         if len(text) > MAX_INPUT_CHARS:
             raise InvalidRequest(f"The message is too long ({len(text)} characters; the limit is {MAX_INPUT_CHARS}).",
                                  reason="message_too_long")
-        spec = self._catalog.get(inbound.model)
+        if inbound.model:
+            self._catalog.get(inbound.model)  # an unknown model is refused before anything is looked up
+        conversation = await self._existing_conversation(inbound)
+        spec = self._catalog.get(inbound.model or await self._chosen_model(conversation))
         if inbound.images:
             spec = self._catalog.for_images(spec)
-        conversation = await self._existing_conversation(inbound)
         passages = await self._passages(inbound.user_id, conversation, text)
         prompt = await self._prompt(conversation, passages, text, inbound.instruction)
         prompt_tokens = prompt.prompt_tokens + IMAGE_TOKENS * len(inbound.images)
@@ -128,6 +130,16 @@ class ChatEngine:
         if inbound.chat_key:
             return await self._conversations.latest_for_chat(inbound.chat_key)
         return None
+
+    async def _chosen_model(self, conversation: Conversation | None) -> str | None:
+        """The conversation's model, else its role's; None (the default) when neither is set or still offered."""
+        if conversation is None:
+            return None
+        name = conversation.model
+        if not name and conversation.role:
+            role = await self._roles.get(conversation.role)
+            name = role.model if role else None
+        return name if name and self._catalog.has(name) else None
 
     async def _passages(self, user_id: str, conversation: Conversation | None, text: str) -> list[Passage]:
         if self.retriever is None:

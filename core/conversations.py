@@ -15,11 +15,12 @@ class ConversationService:
         self._roles = roles
 
     async def create(self, user_id: str, *, title: str = "", instruction: str | None = None, role: str | None = None,
-                     resource_ids: Iterable[str] = (), chat_key: str | None = None) -> Conversation:
+                     resource_ids: Iterable[str] = (), chat_key: str | None = None,
+                     model: str | None = None) -> Conversation:
         if role:
             await self.role(role)
         return await self._conversations.create(user_id, title=title, instruction=instruction, role=role,
-                                                resource_ids=tuple(resource_ids), chat_key=chat_key)
+                                                resource_ids=tuple(resource_ids), chat_key=chat_key, model=model)
 
     async def get(self, user_id: str, conversation_id: str) -> Conversation:
         conv = await self._conversations.get(conversation_id)

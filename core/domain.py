@@ -70,6 +70,7 @@ class Conversation:
     created_at: datetime
     updated_at: datetime
     chat_key: str | None = None
+    model: str | None = None  # the model chosen for this conversation (/model, the API); None: the role's or default
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Role:
     name: str
     description: str
     system_prompt: str
+    model: str | None = None  # the model a conversation with this role uses unless one is chosen
 
 
 @dataclass(frozen=True)

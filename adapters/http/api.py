@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.http import accounts, catalog, conversations, oauth, openapi, orders, replies
+from adapters.http import accounts, catalog, conversations, models, oauth, openapi, orders, replies
 from adapters.http.auth import CREDENTIAL_RESOLVER
 from adapters.http.tokens import add_credential_services, resolve_credentials
 from bot.config import AppConfig
@@ -21,5 +21,6 @@ def install(app: web.Application, config: AppConfig) -> None:
     conversations.install(app, PREFIX)
     replies.install(app, PREFIX)
     catalog.install(app, PREFIX)
+    models.install(app, PREFIX)
     orders.install(app, PREFIX)
     openapi.install(app, PREFIX)

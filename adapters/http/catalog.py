@@ -26,11 +26,15 @@ async def list_roles(call: Call) -> PageOut[RoleOut]:
 
 async def create_role(call: Call) -> RoleOut:
     body: RoleIn = call.body
-    conversations = services_of(call.request).conversations
+    services = services_of(call.request)
+    conversations = services.conversations
+    if body.model:
+        services.catalog.get(body.model)  # InvalidRequest unknown_model
     try:
         await conversations.role(body.name)
     except NotFound:
-        return RoleOut.of(await conversations.put_role(Role(body.name, body.description, body.system_prompt)))
+        return RoleOut.of(await conversations.put_role(Role(body.name, body.description, body.system_prompt,
+                                                            body.model)))
     raise Conflict(f"A role named {body.name!r} exists; change it with PATCH.", reason="already_exists")
 
 
@@ -40,9 +44,15 @@ async def get_role(call: Call) -> RoleOut:
 
 async def update_role(call: Call) -> RoleOut:
     body: RolePatch = call.body
-    conversations = services_of(call.request).conversations
+    services = services_of(call.request)
+    conversations = services.conversations
     role = await conversations.role(call.path("name"))
-    changed = dataclasses.replace(role, **{k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None})
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    if changes.get("model"):
+        services.catalog.get(changes["model"])  # InvalidRequest unknown_model
+    elif "model" in changes:
+        changes["model"] = None  # "": back to the default model
+    changed = dataclasses.replace(role, **changes)
     return RoleOut.of(await conversations.put_role(changed))
 
 

@@ -13,6 +13,11 @@ from core.errors import InvalidRequest, NotFound
 DETAIL_MESSAGES = 100
 
 
+def _known_model(call: Call, name: str | None) -> None:
+    if name:
+        services_of(call.request).catalog.get(name)  # InvalidRequest unknown_model, naming the models offered
+
+
 async def _known_role(call: Call, name: str | None) -> None:
     if name:
         try:
@@ -40,6 +45,7 @@ async def list_conversations(call: Call) -> PageOut[ConversationOut]:
 async def create_conversation(call: Call) -> ConversationOut:
     body: ConversationIn = call.body
     await _known_role(call, body.role)
+    _known_model(call, body.model)
     conv = await services_of(call.request).conversations.create(call.user_id, **_changes(body))
     return ConversationOut.of(conv)
 
@@ -54,6 +60,7 @@ async def get_conversation(call: Call) -> ConversationDetailOut:
 async def update_conversation(call: Call) -> ConversationOut:
     body: ConversationIn = call.body
     await _known_role(call, body.role)
+    _known_model(call, body.model)
     conversations = services_of(call.request).conversations
     changes = _changes(body)
     if not changes:
@@ -97,7 +104,7 @@ def install(app: web.Application, prefix: str) -> None:
                  body_required=False, response=ConversationOut, status=201, tag=tag),
         Endpoint("GET", one, get_conversation, "A conversation with its latest messages",
                  response=ConversationDetailOut, tag=tag),
-        Endpoint("PATCH", one, update_conversation, "Change a conversation's title, instruction, role or resources",
+        Endpoint("PATCH", one, update_conversation, "Change a conversation's title, instruction, role, resources or model",
                  body=ConversationIn, response=ConversationOut, tag=tag),
         Endpoint("DELETE", one, delete_conversation, "Delete a conversation and its messages", status=204, tag=tag),
         Endpoint("GET", one + "/messages", list_messages, "A conversation's messages, oldest first",

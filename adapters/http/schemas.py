@@ -123,6 +123,8 @@ class ConversationIn(Body):
     instruction: str | None = Field(None, max_length=8000)
     role: str | None = Field(None, max_length=100)
     resource_ids: list[str] | None = Field(None, max_length=100)
+    model: str | None = Field(None, max_length=100, description="The model this conversation's answers use "
+                              "(GET /models); null: the role's model, or the default.")
 
 
 class UsageOut(Out):
@@ -176,11 +178,13 @@ class ConversationOut(Out):
     token_usage: int
     created_at: Timestamp
     updated_at: Timestamp
+    model: str | None = None
 
     @classmethod
     def of(cls, c: Conversation) -> "ConversationOut":
         return cls(id=c.id, title=c.title, instruction=c.instruction, role=c.role, resource_ids=list(c.resource_ids),
-                   summary=c.summary, token_usage=c.token_usage, created_at=c.created_at, updated_at=c.updated_at)
+                   summary=c.summary, token_usage=c.token_usage, created_at=c.created_at, updated_at=c.updated_at,
+                   model=c.model)
 
 
 class ConversationDetailOut(ConversationOut):

@@ -15,21 +15,25 @@ class RoleIn(Body):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[^/]+$")
     description: str = Field("", max_length=2000)
     system_prompt: str = Field(min_length=1, max_length=16000)
+    model: str | None = Field(None, max_length=100, description="The model its conversations use unless one is "
+                              "chosen (GET /models); null: the default model.")
 
 
 class RolePatch(Body):
     description: str | None = Field(None, max_length=2000)
     system_prompt: str | None = Field(None, min_length=1, max_length=16000)
+    model: str | None = Field(None, max_length=100, description="\"\" clears it (the default model).")
 
 
 class RoleOut(Out):
     name: str
     description: str
     system_prompt: str
+    model: str | None = None
 
     @classmethod
     def of(cls, r: Role) -> "RoleOut":
-        return cls(name=r.name, description=r.description, system_prompt=r.system_prompt)
+        return cls(name=r.name, description=r.description, system_prompt=r.system_prompt, model=r.model)
 
 
 Price = Field(ge=0, max_digits=12, decimal_places=2)

@@ -12,12 +12,13 @@ from adapters.storage.pages import page_of
 from adapters.storage.sql import auto_now, connection, from_db_datetime, sql, to_db_datetime
 from core.domain import Citation, Conversation, Message, Page, Usage
 
-UPDATABLE = {"title", "instruction", "role", "resource_ids"}
+UPDATABLE = {"title", "instruction", "role", "resource_ids", "model"}
 
 
 def _conversation(row: ConversationRow) -> Conversation:
     return Conversation(row.id, row.user_id, row.title, row.instruction, row.role, tuple(row.resource_ids or ()),
-                        row.summary, row.summary_until, row.token_usage, row.created_at, row.updated_at, row.chat_key)
+                        row.summary, row.summary_until, row.token_usage, row.created_at, row.updated_at, row.chat_key,
+                        row.model)
 
 
 def _citation(d: dict) -> Citation:
@@ -43,7 +44,7 @@ _RESOURCE_IDS = ConversationRow._meta.fields_map["resource_ids"]
 _SIZED = tuple(MessageRow._meta.fields_map[name] for name in ("id", "conversation_id", "user_id", "role", "model",
                                                                 "status"))
 _CONVERSATION_COLUMNS = ("id, user_id, title, instruction, role, resource_ids, summary, summary_until, token_usage, "
-                         "created_at, updated_at, chat_key")
+                         "created_at, updated_at, chat_key, model")
 _MESSAGE_COLUMNS = ("id, seq, conversation_id, user_id, role, content, model, status, prompt_tokens, "
                     "completion_tokens, cost, citations, feedback, created_at")
 _GET_CONVERSATION = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?"
@@ -59,7 +60,7 @@ def _conversation_of(r) -> Conversation:
     """A row of _CONVERSATION_COLUMNS."""
     resource_ids = tuple(_RESOURCE_IDS.to_python_value(r[5]) or ())
     return Conversation(r[0], r[1], r[2], r[3], r[4], resource_ids, r[6], r[7], r[8], from_db_datetime(r[9]),
-                        from_db_datetime(r[10]), r[11])
+                        from_db_datetime(r[10]), r[11], r[12])
 
 
 def _message_of(r) -> Message:
@@ -71,10 +72,11 @@ def _message_of(r) -> Message:
 
 class TortoiseConversations:
     async def create(self, user_id: str, *, title: str = "", instruction: str | None = None, role: str | None = None,
-                     resource_ids: Iterable[str] = (), chat_key: str | None = None) -> Conversation:
+                     resource_ids: Iterable[str] = (), chat_key: str | None = None,
+                     model: str | None = None) -> Conversation:
         row = await ConversationRow.create(id=str(uuid.uuid4()), user_id=user_id, title=title[:200],
                                            instruction=instruction, role=role, resource_ids=list(resource_ids),
-                                           chat_key=chat_key)
+                                           chat_key=chat_key, model=model)
         return _conversation(row)
 
     async def get(self, conversation_id: str) -> Conversation | None:

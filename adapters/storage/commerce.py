@@ -13,7 +13,7 @@ ORDER_FIELDS = {"payment_method", "provider_txn_id", "payment_ref", "paid_at"}
 
 
 def _role(row: RoleRow) -> Role:
-    return Role(row.name, row.description, row.system_prompt)
+    return Role(row.name, row.description, row.system_prompt, row.model)
 
 
 def _product(row: ProductRow) -> Product:
@@ -37,7 +37,8 @@ class TortoiseRoles:
 
     async def put(self, role: Role) -> Role:
         await RoleRow.update_or_create(name=role.name, defaults={"description": role.description,
-                                                                  "system_prompt": role.system_prompt})
+                                                                  "system_prompt": role.system_prompt,
+                                                                  "model": role.model})
         return role
 
     async def delete(self, name: str) -> bool:

@@ -45,6 +45,7 @@ class ConversationRow(Model):
     chat_key = fields.CharField(max_length=200, null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    model = fields.CharField(max_length=100, null=True)  # chosen for this conversation; NULL: the role's or default
 
     class Meta:
         table = "conversations"
@@ -102,6 +103,7 @@ class RoleRow(Model):
     name = fields.CharField(max_length=100, primary_key=True)
     description = fields.TextField(default="")
     system_prompt = fields.TextField()
+    model = fields.CharField(max_length=100, null=True)  # the role's default model
 
     class Meta:
         table = "roles"

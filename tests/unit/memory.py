@@ -18,7 +18,7 @@ from core.domain import (
 )
 
 ORDER_FIELDS = {"payment_method", "provider_txn_id", "payment_ref", "paid_at"}
-CONVERSATION_FIELDS = {"title", "instruction", "role", "resource_ids"}
+CONVERSATION_FIELDS = {"title", "instruction", "role", "resource_ids", "model"}
 
 
 class Clock:

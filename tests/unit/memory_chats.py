@@ -17,10 +17,10 @@ class MemoryConversations:
 
     async def create(self, user_id: str, *, title: str = "", instruction: str | None = None,
                      role: str | None = None, resource_ids: Iterable[str] = (),
-                     chat_key: str | None = None) -> Conversation:
+                     chat_key: str | None = None, model: str | None = None) -> Conversation:
         now = self._db.clock()
         conv = Conversation(str(uuid.uuid4()), user_id, title[:200], instruction, role, tuple(resource_ids), "", 0, 0,
-                            now, now, chat_key)
+                            now, now, chat_key, model)
         self._db.conversations[conv.id] = conv
         self._order[conv.id] = next(self._db.seq)
         self._db.wrote("conversations.create", conv)
