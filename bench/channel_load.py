@@ -11,6 +11,8 @@ import time
 from tests.fakes.wechat_client import WeChatCallbackClient
 
 _ids = itertools.count(1)
+# update_ids unique across runs against one platform too: it skips an update_id it has seen (a redelivery).
+_UPDATE_BASE = int(time.time() * 1000)
 # WeChat answers a MsgId once, ever: ids unique across users and across runs against one platform.
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
 
@@ -19,7 +21,7 @@ def telegram_update(n: int, text: str) -> dict:
     """A private-chat text message update, as the Bot API sends it to a webhook."""
     uid = 7_000_000 + n
     seq = next(_ids)
-    return {"update_id": 100_000 + seq, "message": {
+    return {"update_id": _UPDATE_BASE + seq, "message": {
         "message_id": seq, "date": int(time.time()), "text": text,
         "from": {"id": uid, "is_bot": False, "first_name": f"Bench{n}", "language_code": "en"},
         "chat": {"id": uid, "type": "private", "first_name": f"Bench{n}"}}}

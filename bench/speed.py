@@ -35,7 +35,7 @@ async def pace(s: Settings) -> dict:
         for _round in range(s.rounds):
             for name, tree in checkouts.items():
                 async with database("sqlite", s.workdir) as url, \
-                        platform(url, model.url, s.workdir, s.logs, label=f"pace-{len(totals[name]['runs'])}",
+                        platform(url, model.url, s.workdir, s.logs, label=f"pace-{list(checkouts).index(name)}-{len(totals[name]['runs'])}",
                                  channels=telegram_channel(tg_api, default_pace=True), tree=tree) as plat:
                     # One-time work (first users, the tokenizer's tables) is not what an answer costs.
                     await _measure(replace(s, channel_duration=3.0), "telegram", plat, model, servers, control,
