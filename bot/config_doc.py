@@ -80,8 +80,10 @@ DESCRIPTIONS = {
     "channels.wechat.reply_mode": "`customer_service` (verified accounts: answer pushed later) or `passive` "
                                   "(unverified: answer within WeChat's 5 s).",
     "channels.wechat.api_base_url": "WeChat API base, used for every call.",
-    "channels.wechat.welcome": "Sent to a new follower.",
-    "channels.wechat.sources_prefix": "Put before the list of cited sources.",
+    "channels.wechat.oauth_base_url": "WeChat web OAuth base: the pay page sends a browser inside WeChat to "
+                                      "`{oauth_base_url}/connect/oauth2/authorize` (snsapi_base).",
+    "channels.wechat.welcome": "Sent to a new follower; empty: the catalogue's welcome.follow in their language.",
+    "channels.wechat.sources_prefix": "Put before the list of cited sources; empty: the catalogue's reply.sources.",
     "channels.wechat.menu": "Menu `CLICK` keys to commands or questions: `{MENU_BALANCE: /balance}`.",
     "channels.wechat.aliases": "Words that run a command: `{余额: /balance}`.",
     "payments.wechatpay.enabled": "WeChat Pay v3 Native (the shipped file: on when `WECHATPAY_MCH_ID` is set).",
@@ -95,6 +97,8 @@ DESCRIPTIONS = {
     "payments.wechatpay.api_base_url": "WeChat Pay API base, used for every call.",
     "payments.wechatpay.order_ttl_seconds": "An unpaid order expires after this long.",
     "payments.wechatpay.timeout_seconds": "How long a WeChat Pay call may take.",
+    "payments.wechatpay.methods": "Ways to pay: `native` (QR), `jsapi` (inside WeChat, needs the WeChat channel "
+                                  "with the same app id), `h5` (phone browsers). See docs/wechat-pay.md.",
     "payments.telegram.enabled": "Sell products with `stars > 0` for Telegram Stars.",
     "payments.telegram.currency": "Only `XTR` (Stars).",
     "payments.telegram.provider_token": "Empty for Stars.",

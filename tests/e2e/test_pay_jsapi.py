@@ -59,3 +59,18 @@ async def test_jsapi_pay_inside_wechat_credits_the_chat_user_once(world) -> None
         assert status == 200 and 'data-status="paid"' in html
     finally:
         await browser.close()
+
+
+async def test_jsapi_for_a_user_without_wechat_is_refused_and_opens_nothing(world) -> None:
+    import aiohttp
+
+    admin = {"X-API-Key": "admin-key"}
+    async with aiohttp.ClientSession(world.base_url) as http:
+        async with http.post("/api/v1/users", json={"name": "tg-only"}, headers=admin) as r:
+            key = {"X-API-Key": (await r.json())["api_key"]}
+        async with http.post("/api/v1/orders", json={"product_id": "starter"}, headers=key) as r:
+            order = await r.json()
+        async with http.post(f"/api/v1/orders/{order['id']}/pay", headers=key,
+                             json={"payment_method": "wechat_jsapi", "openid": "o-someone-elses"}) as r:
+            assert r.status == 409 and (await r.json())["error"]["reason"] == "wechat_sign_in_required"
+        assert world.pay.prepays(out_trade_no(order["id"])) == 0
