@@ -150,6 +150,14 @@ class LLMConfig(Strict):
     default_model: str = "gpt-4o-mini"
     providers: list[ProviderConfig] = Field(default_factory=list)
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+class SpeechConfig(Strict):
+    """Voice to text through a provider's OpenAI-compatible /audio/transcriptions (docs/media.md)."""
+
+    provider: str                                   # a name under llm.providers
+    model: str = "whisper-1"
+    weight_per_second: float = Field(1.0, ge=0)     # tokens charged per second of audio
+
+
     # The model that answers a message with images when the chosen model has no `vision`; unset: refused.
     vision_model: str | None = None
     # {MODEL: ["PROVIDER/MODEL", ...]}: where a model's replies go, in order, when its provider fails before
@@ -164,6 +172,14 @@ class LLMConfig(Strict):
     @model_validator(mode="after")
     def _fallbacks_known(self) -> "LLMConfig":
         names = {m.name for p in self.providers for m in p.models}
+    # Voice notes and audio attachments are transcribed by this provider's model; unset: voice is refused.
+    speech: SpeechConfig | None = None
+
+    @model_validator(mode="after")
+    def _speech_provider_known(self) -> "LLMConfig":
+        if self.speech and self.speech.provider not in {p.name for p in self.providers}:
+            raise ValueError(f"speech.provider {self.speech.provider!r} is not configured under llm.providers")
+        return self
         providers = {p.name for p in self.providers}
         for model, targets in self.fallbacks.items():
             if self.providers and model not in names:
@@ -393,7 +409,7 @@ class I18nConfig(Strict):
 
 
 class MediaConfig(Strict):
-    """Stored files (uploads, fetched images): where their bytes live on disk."""
+    """Stored files (uploads, fetched images, voice, documents): where their bytes live and what is accepted."""
 
     folder: str = "data/media"
 
@@ -402,6 +418,17 @@ class AppConfig(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
+    max_image_mb: float = Field(10, gt=0)
+    max_audio_mb: float = Field(25, gt=0)            # OpenAI's /audio/transcriptions takes up to 25 MB
+    max_audio_seconds: int = Field(600, ge=1)        # a longer voice note is refused, nothing charged
+    max_document_mb: float = Field(10, gt=0)
+    # Kinds people may send: image, audio, document (PDF, Markdown, text).
+    allowed_kinds: list[Literal["image", "audio", "document"]] = Field(
+        default_factory=lambda: ["image", "audio", "document"])
+    ffmpeg: str = "ffmpeg"                           # converts voice the speech endpoint does not take (AMR, Speex)
+    ffprobe: str = "ffprobe"                         # reads an audio file's format and duration
+    convert_timeout_seconds: float = Field(60, gt=0)
+    document_wait_seconds: float = Field(60, ge=0)   # an attached document is indexed before the answer, this long
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)

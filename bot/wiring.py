@@ -187,8 +187,9 @@ def default_hooks(config: AppConfig) -> list[ServiceHook]:
     """Hooks every entry point runs (server, `bot chat`, `bot ingest`): the knowledge base."""
     from bot.knowledge import knowledge_hook
 
-    return [knowledge_hook]
+    return [knowledge_hook, media_hook]   # media after knowledge: documents sent in chats become resources
 
+    from bot.media import media_hook
 
 @contextlib.asynccontextmanager
 async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = None,

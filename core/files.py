@@ -112,6 +112,19 @@ class AttachmentService:
             parts.append(ImagePart(found.mime, data))
         return tuple(parts)
 
+    async def delete(self, owner_id: str, file_id: str, *, release_storage: bool = True) -> bool:
+        """Remove the owner's file and give its bytes back to their storage (unless something else holds them)."""
+        found = await self._files.get(file_id)
+        if found is None or found.owner_id != owner_id:
+            return False
+        if await self._files.delete(file_id) and release_storage:
+            await self._users.add_storage_used(owner_id, -found.bytes)
+        return True
+
+    async def release_storage(self, owner_id: str, nbytes: int) -> None:
+        """Stop counting `nbytes` of a file (a resource made of it counts them now); negative counts them again."""
+        await self._users.add_storage_used(owner_id, -nbytes)
+
     async def attach(self, message_id: str, file_ids: Sequence[str]) -> None:
         if file_ids:
             await self._files.attach(message_id, file_ids)

@@ -62,6 +62,21 @@ class QuotaLedger:
                                 "Buy a pack to continue.")
         return hold
 
+    async def hold_amount(self, user_id: str, amount: int, key: str, what: str) -> Hold:
+        """Reserve a known worst case (speech: seconds x weight), or raise QuotaExceeded naming `what`."""
+        now = self._clock()
+        hold = await self._ledger.try_hold(user_id, amount, key, now + self._lease)
+        if hold is None and await self._ledger.release_expired(now):
+            hold = await self._ledger.try_hold(user_id, amount, key, now + self._lease)
+        if hold is None:
+            raise QuotaExceeded(f"{what} may cost up to {amount} tokens and your balance does not cover it. "
+                                "Buy a pack to continue.")
+        return hold
+
+    async def settle_amount(self, hold: Hold, cost: int, key: str, ref: str) -> LedgerEntry | None:
+        """Charge the real cost of what `hold_amount` reserved (once per key) and free the hold."""
+        return await self._ledger.settle(hold, cost, key=key, ref=ref)
+
     async def renew(self, hold: Hold, deadline: datetime) -> bool:
         """Extend a live hold by one lease (never past `deadline`); False when it is no longer active."""
         return await self._ledger.renew(hold.id, min(self._clock() + self._lease, deadline))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.http import accounts, catalog, conversations, models, oauth, openapi, orders, replies
+from adapters.http import accounts, attachments, catalog, conversations, models, oauth, openapi, orders, replies
 from adapters.http.auth import CREDENTIAL_RESOLVER
 from adapters.http.tokens import add_credential_services, resolve_credentials
 from bot.config import AppConfig
@@ -20,6 +20,7 @@ def install(app: web.Application, config: AppConfig) -> None:
     oauth.install(app, PREFIX, config)
     conversations.install(app, PREFIX)
     replies.install(app, PREFIX)
+    attachments.install(app, PREFIX)
     catalog.install(app, PREFIX)
     models.install(app, PREFIX)
     orders.install(app, PREFIX)

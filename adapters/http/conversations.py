@@ -69,7 +69,12 @@ async def update_conversation(call: Call) -> ConversationOut:
 
 
 async def delete_conversation(call: Call) -> None:
-    await services_of(call.request).conversations.delete(call.user_id, call.path("id"))
+    from bot.media import media_of
+
+    services = services_of(call.request)
+    await services.conversations.get(call.user_id, call.path("id"))
+    await media_of(services).forget_conversation(call.user_id, call.path("id"))  # its files go with it
+    await services.conversations.delete(call.user_id, call.path("id"))
 
 
 async def list_messages(call: Call) -> PageOut[MessageOut]:

@@ -7,12 +7,13 @@ import logging
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from adapters.http.attachments import prepare_message
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.errors import correlation_id
 from adapters.http.schemas import DeltaOut, ErrorOut, MessageIn, MessageOut
 from adapters.http.streams import SSE_HEADERS, ReplyStreams
 from adapters.http.tokens import services_of
-from core.chat import ReplyFinished
+from core.chat import ReplyFinished, ReplyStarted
 from core.domain import InboundMessage
 from core.errors import InvalidRequest, NotFound, UpstreamError
 
@@ -38,9 +39,13 @@ async def post_message(call: Call) -> MessageOut | web.StreamResponse:
     # The engine loads the conversation and answers 404 for another user's (before holding anything).
     inbound = InboundMessage(user_id=call.user_id, text=body.content, conversation_id=call.path("id"),
                              model=body.model, metadata={"channel": "api"})
+    # Attachments: images as parts, audio transcribed (and charged), documents indexed (adapters/http/attachments.py).
+    inbound, prepared = await prepare_message(call, inbound, body.attachment_ids)
     events = services.engine.reply(inbound)
     # The first event comes after the quota hold: a refusal is still an ordinary JSON error (402).
     first = await anext(events)
+    if prepared is not None and isinstance(first, ReplyStarted):
+        await services.files.attach(first.user_message.id, prepared.file_ids)
     if wants_stream(call.request, body):
         streams: ReplyStreams = services.extras[STREAMS]
         await streams.start(first, call.user_id, events, correlation_id(call.request))

@@ -192,9 +192,18 @@ class ConversationDetailOut(ConversationOut):
 
 
 class MessageIn(Body):
-    content: str = Field(min_length=1, max_length=32000)
+    content: str = Field("", max_length=32000, description="required unless an audio attachment says it")
     model: str | None = Field(None, max_length=100)
     stream: bool = False
+    attachment_ids: list[Annotated[str, Field(max_length=36)]] = Field(
+        default_factory=list, max_length=10, description="files from POST /attachments: images are shown to the "
+        "model, audio is transcribed, documents become private resources of the conversation")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> "MessageIn":
+        if not self.content.strip() and not self.attachment_ids:
+            raise ValueError("content is required (or attachment_ids)")
+        return self
 
 
 class DeltaOut(Out):

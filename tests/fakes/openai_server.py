@@ -146,6 +146,11 @@ class FakeOpenAI:
         return [body for path, body in self.received if path.endswith("/chat/completions")]
 
     @property
+    def transcription_requests(self) -> list[dict]:
+        """What each /audio/transcriptions call sent: model, filename, response_format, and what the audio was."""
+        return [body for path, body in self.received if path.endswith("/audio/transcriptions")]
+
+    @property
     def embedding_requests(self) -> list[dict]:
         return [body for path, body in self.received if path.endswith("/embeddings")]
 
@@ -156,6 +161,7 @@ class FakeOpenAI:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         # handler_cancellation: a client that gives up (a timeout test) must not leave a sleeping handler.
         self._runner, url = await serve_local(app, shutdown_timeout=0.5, handler_cancellation=True)
         self.base_url = url + "/v1"
@@ -289,6 +295,48 @@ class FakeOpenAI:
         if request.transport is not None:
             request.transport.close()
         return response
+
+    async def _transcriptions(self, request: web.Request) -> web.Response:
+        """POST /v1/audio/transcriptions (multipart `file`, `model`, `response_format`): the transcript says what the
+        audio is, "a 440 Hz tone for 2.0 seconds", so a test knows what must have been heard (tests/fakes/audio.py)."""
+        from tests.fakes.audio import TRANSCRIBED_FORMATS, describe
+
+        fields: dict = {}
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if part.name == "file":
+                    fields["filename"] = part.filename or ""
+                    fields["data"] = await part.read()
+                else:
+                    fields[part.name] = (await part.text()).strip()
+        except (ValueError, AssertionError):
+            return web.json_response(error_body(400, "The body must be multipart/form-data."), status=400)
+        data = fields.pop("data", None)
+        self.received.append((request.path, {**fields, "bytes": len(data or b"")}))
+        if not self._authorized(request):
+            return web.json_response(error_body(401), status=401)
+        if not fields.get("model"):
+            return web.json_response(error_body(400, "you must provide a model parameter"), status=400)
+        if self.models is not None and fields["model"] not in self.models:
+            return web.json_response(error_body(404, f"The model `{fields['model']}` does not exist."), status=404)
+        if not data:
+            return web.json_response(error_body(400, "Missing file: 'file' is required."), status=400)
+        extension = fields.get("filename", "").rsplit(".", 1)[-1].lower()
+        if extension not in TRANSCRIBED_FORMATS:
+            return web.json_response(error_body(400, f"Invalid file format. Supported formats: "
+                                                     f"{sorted(TRANSCRIBED_FORMATS)}"), status=400)
+        heard = await describe(data)
+        if heard is None:
+            return web.json_response(error_body(400, "Audio file might be corrupted or unsupported"), status=400)
+        text, seconds = heard
+        self.received[-1][1].update(text=text, seconds=seconds)
+        if fields.get("response_format") == "verbose_json":
+            return web.json_response({"task": "transcribe", "language": "english", "duration": seconds,
+                                      "text": text, "segments": []})
+        if fields.get("response_format") == "text":
+            return web.Response(text=text)
+        return web.json_response({"text": text})
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await self._receive(request)

@@ -30,7 +30,7 @@ async def parameters(request: web.Request) -> web.Response:
         "opening_statement": dify.opening_statement,
         "suggested_questions": list(dify.suggested_questions),
         "suggested_questions_after_answer": {"enabled": dify.suggested_questions_after_answer},
-        "speech_to_text": _OFF,
+        "speech_to_text": {"enabled": _speech_on(request)},
         "text_to_speech": {"enabled": False, "voice": "", "language": "", "autoPlay": "disabled"},
         "retriever_resource": {"enabled": True},
         "annotation_reply": _OFF,
@@ -71,10 +71,19 @@ async def site(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+def _speech_on(request: web.Request) -> bool:
+    return context.config(request).llm.speech is not None
+
+
 async def audio_to_text(request: web.Request) -> web.Response:
-    """Speech comes with the media work; until then Dify's answer for an app without speech_to_text."""
-    app_key(request)
-    raise DifyError(400, "invalid_param", "Speech to text is not enabled")
+    """Dify's speech to text: the `file` transcribed through llm.speech (billed per second to `user`), or Dify's
+    answer for an app without speech_to_text."""
+    fingerprint = app_key(request)
+    if not _speech_on(request):
+        raise DifyError(400, "invalid_param", "Speech to text is not enabled")
+    from adapters.http.dify.speech import transcribe_upload
+
+    return await transcribe_upload(request, fingerprint)
 
 
 async def text_to_audio(request: web.Request) -> web.Response:

@@ -107,7 +107,12 @@ async def delete_conversation(request: web.Request) -> web.Response:
     who = await end_user(request, fingerprint, user)
     conversation_id = path_id(request, "conversation_id", "Conversation Not Exists.")
     with _missing("Conversation Not Exists."):
-        await context.services(request).conversations.delete(who.user_id, conversation_id)
+        from bot.media import media_of
+
+        services = context.services(request)
+        await services.conversations.get(who.user_id, conversation_id)
+        await media_of(services).forget_conversation(who.user_id, conversation_id)  # its files go with it
+        await services.conversations.delete(who.user_id, conversation_id)
     await context.inputs_store(request).forget(conversation_id)
     if request.method == "POST":  # pydify's POST /conversations/{id}/delete expects Dify's JSON answer
         return web.json_response({"result": "success"})

@@ -1,0 +1,1 @@
+"""Audio and other media tools (ffmpeg)."""
