@@ -20,7 +20,7 @@ class Principal:
 def _config(request: web.Request):
     from bot.app import CONFIG
 
-    return request.app[CONFIG]
+    return request.config_dict[CONFIG]
 
 
 @functools.lru_cache(maxsize=8)
@@ -69,7 +69,7 @@ def client_bucket(request: web.Request) -> str:
 def failure_limiter(request: web.Request):
     from bot.app import SERVICES
 
-    return request.app[SERVICES].failures
+    return request.config_dict[SERVICES].failures
 
 
 def _is_admin_key(request: web.Request, key: str) -> bool:
@@ -89,6 +89,7 @@ async def authenticate(request: web.Request) -> Principal | None:
         if resolver is not None:
             principal = await resolver(request)
             if principal is not None:
+                await _refuse_blocked(request, principal)
                 return principal
         if key or request.headers.get("Authorization"):
             raise Unauthorized("The API key or token is not valid.")
@@ -98,6 +99,15 @@ async def authenticate(request: web.Request) -> Principal | None:
         await failure_limiter(request).fail("credentials:" + client_bucket(request))
         raise
     return None
+
+
+async def _refuse_blocked(request: web.Request, principal: Principal) -> None:
+    """A user an operator blocked gets 403 `user_blocked` on every call (core/admin_access.py)."""
+    from bot.app import SERVICES
+
+    access = request.config_dict[SERVICES].access if SERVICES in request.config_dict else None
+    if principal.user_id and access is not None:
+        await access.check(principal.user_id)
 
 
 async def require_user(request: web.Request) -> Principal:

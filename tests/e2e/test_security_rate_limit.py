@@ -127,3 +127,25 @@ async def test_the_limit_holds_across_two_workers(tmp_path: Path, shared_store: 
                     assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
         finally:
             await asyncio.gather(a.stop(), b.stop())
+
+
+async def test_guessing_dify_app_keys_gets_429(start_app, tmp_path, fake_llm) -> None:
+    """Dify app keys are credentials too: guessing them is limited per address, the real key keeps working."""
+    from tests.e2e.dify_client import APP_KEY, dify_config
+
+    config = dify_config(tmp_path, fake_llm)
+    async with serve(start_app, config) as api:
+        async with client_from("127.0.0.4", api.base_url) as attacker:
+            http, url = attacker.http, api.base_url + "/dify/v1/parameters"
+            for n in range(10):
+                async with http.get(url, headers={"Authorization": f"Bearer app-guess-{n}"}) as resp:
+                    assert resp.status == 401 and (await resp.json())["code"] == "unauthorized"
+            async with http.get(url, headers={"Authorization": "Bearer app-guess-eleven"}) as resp:
+                body = await resp.json()
+                assert resp.status == 429 and body["code"] == "rate_limit_error", body
+                assert 1 <= int(resp.headers["Retry-After"]) <= 120
+            async with http.get(url, headers={"Authorization": f"Bearer {APP_KEY}"}) as resp:
+                assert resp.status == 200     # a valid key is never refused
+        async with client_from("127.0.0.5", api.base_url) as other:
+            async with other.http.get(url, headers={"Authorization": "Bearer app-guess"}) as resp:
+                assert resp.status == 401

@@ -9,7 +9,8 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from core.errors import DomainError, QuotaExceeded, UpstreamError
+from core.errors import DomainError, QuotaExceeded, Unauthorized, UpstreamError
+from core.limits import TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,17 @@ def domain_error_body(error: DomainError) -> dict:
 @web.middleware
 async def dify_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
+        try:
+            return await handler(request)
+        except Unauthorized:
+            # Guessing app keys counts against the client address like any other credential (core/limits.py):
+            # 429 after 10 failures a minute on all workers together.
+            from adapters.http.auth import client_bucket, failure_limiter
+
+            await failure_limiter(request).fail("credentials:" + client_bucket(request))
+            raise
+    except TooManyAttempts as e:
+        return error_response(429, "rate_limit_error", e.message, {"Retry-After": str(e.retry_after)})
     except DomainError as e:
         body = domain_error_body(e)
         return error_response(body["status"], body["code"], body["message"])
