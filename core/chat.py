@@ -115,6 +115,9 @@ class ChatEngine:
                    inbound.images)
         started = ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
         async for event in run.stream(inbound.user_id, max_tokens, started):
+            if isinstance(event, ReplyFinished) and not conversation.title and event.message.status == "complete":
+                # A conversation started without a title (API, web) is named after its first exchange.
+                await self._conversations.update(conversation.id, title=_title_from(text))
             if isinstance(event, ReplyFinished) and self._history_full(prompt, text, event.message):
                 # Before the last event: a consumer may stop reading once it has the answer.
                 self._after_reply(conversation)

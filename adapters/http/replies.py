@@ -102,13 +102,21 @@ async def resume_events(call: Call) -> web.StreamResponse:
     return response
 
 
+async def stop_reply(call: Call) -> None:
+    """Stop an answer being streamed (the X-Message-Id of its stream); 204 whether or not it was still running."""
+    services = services_of(call.request)
+    await services.conversations.get(call.user_id, call.path("id"))   # another user's conversation: 404
+    await services.extras[STREAMS].stop(call.path("mid"), call.user_id)
+
+
 async def build_streams(services) -> None:
     """A ServiceHook: the reply streams, mirrored to Redis when redis.url is set."""
     from adapters.coordination.streams import RedisEventLog
 
     config = services.config
     shared = RedisEventLog(config.redis.url, config.redis.key_prefix) if config.redis.url else None
-    streams = ReplyStreams(services.repos.messages.get, shared, config.server.sse_resume_seconds)
+    streams = ReplyStreams(services.repos.messages.get, shared, config.server.sse_resume_seconds,
+                           services.coordination.stops())
     services.extras[STREAMS] = streams
     services.metrics.track_queue("sse_streams", lambda: len(streams))
     services.closers.append(streams.close)
@@ -135,4 +143,7 @@ def install(app: web.Application, prefix: str) -> None:
         Endpoint("GET", "/conversations/{id}/messages/{mid}/events", resume_events,
                  "Resume an answer's event stream after Last-Event-ID (or ?after=); `mid` is the X-Message-Id "
                  "header of the stream", query=ResumeQuery, streams=sse, tag="conversations"),
+        Endpoint("POST", "/conversations/{id}/messages/{mid}/stop", stop_reply,
+                 "Stop an answer being streamed; what was generated is kept (status cancelled) and charged",
+                 status=204, tag="conversations"),
     ])

@@ -9,6 +9,7 @@ from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from adapters.coordination.ports import Stops
 from adapters.coordination.streams import MemoryEventLog, RedisEventLog, StreamEvent
 from adapters.http.errors import correlation_id, error_body
 from adapters.http.schemas import DeltaOut, MessageOut
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 DISCONNECT_POLL = 1.0
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
                "X-Accel-Buffering": "no"}
+
+STOP_SCOPE = "api-reply"
 
 FetchMessage = Callable[[str], Awaitable[Message | None]]
 
@@ -44,8 +47,10 @@ class ReplyStreams:
     mirrored to Redis when configured). Clients read the log, so a client that hangs up can come back with
     Last-Event-ID. A reply nobody reads for `resume_grace` seconds is stopped (and charged for what was made)."""
 
-    def __init__(self, fetch_message: FetchMessage, shared: RedisEventLog | None, resume_grace: float):
+    def __init__(self, fetch_message: FetchMessage, shared: RedisEventLog | None, resume_grace: float,
+                 stops: Stops | None = None):
         self.local = MemoryEventLog()
+        self._stops = stops
         self._shared = shared
         self._fetch = fetch_message
         self._grace = resume_grace
@@ -63,7 +68,21 @@ class ReplyStreams:
         await self._mirror("open", lambda s: s.open(mid, meta))
         run = self._runs[mid] = _Run(mid)
         run.task = asyncio.get_running_loop().create_task(self._produce(run, events, cid), name=f"reply {mid}")
-        run.task.add_done_callback(lambda _t: self._runs.pop(mid, None))
+        forget = self._stops.register(STOP_SCOPE, mid, user_id, run.task.cancel) if self._stops is not None \
+            else (lambda: None)
+
+        def ended(_task: asyncio.Task) -> None:
+            self._runs.pop(mid, None)
+            forget()
+
+        run.task.add_done_callback(ended)
+
+    async def stop(self, message_id: str, user_id: str) -> bool:
+        """Stop `user_id`'s reply `message_id` (on this worker or, with Redis, another): the engine keeps what
+        was generated as a 'cancelled' message, charged for that much. False when no such reply runs."""
+        if self._stops is None:
+            return False
+        return await self._stops.request(STOP_SCOPE, message_id, user_id)
 
     async def meta(self, message_id: str) -> dict | None:
         meta = self.local.meta(message_id)

@@ -40,7 +40,7 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "
 async def add_web_services(services) -> None:
     """A ServiceHook: the sessions (in the EphemeralStore, so every worker knows them) and the Texts."""
     config = services.config
-    if TEXTS not in services.extras:
+    if getattr(services, "texts", None) is None and TEXTS not in services.extras:
         services.extras[TEXTS] = Texts.load(config.i18n.default_locale, config.i18n.texts)
     services.extras[SESSIONS] = Sessions(services.ephemeral, config.security.token_ttl,
                                          secure=config.server.public_url.startswith("https://"))
@@ -57,7 +57,8 @@ def sessions_of(request: web.Request) -> Sessions:
 
 
 def texts_of(request: web.Request) -> Texts:
-    return services_of(request).extras[TEXTS]
+    services = services_of(request)
+    return getattr(services, "texts", None) or services.extras[TEXTS]
 
 
 async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:

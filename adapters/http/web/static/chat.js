@@ -30,8 +30,14 @@
     return li;
   }
 
-  function rateButton(rating, label, text, pressed) {
-    var b = el("button", "rate", text);
+  function rateButton(rating, label, icon, alt, pressed) {
+    var b = el("button", "rate");
+    var img = el("img");
+    img.src = "/web/static/" + icon;
+    img.alt = alt;
+    img.width = 18;
+    img.height = 18;
+    b.appendChild(img);
     b.type = "button";
     b.dataset.rating = String(rating);
     b.setAttribute("aria-label", label);
@@ -60,9 +66,23 @@
       li.appendChild(ol);
     }
     var meta = el("div", "meta");
-    meta.appendChild(rateButton(1, thread.dataset.textGood, "👍", message.feedback === 1));
-    meta.appendChild(rateButton(-1, thread.dataset.textBad, "👎", message.feedback === -1));
+    meta.appendChild(rateButton(1, thread.dataset.textGood, "thumb-up.svg", "👍", message.feedback === 1));
+    meta.appendChild(rateButton(-1, thread.dataset.textBad, "thumb-down.svg", "👎", message.feedback === -1));
     li.appendChild(meta);
+  }
+
+  // An untitled conversation is named after its first exchange: show the name the server gave it.
+  function refreshTitle() {
+    if (thread.dataset.titled === "1") { return; }
+    Web.send("GET", api).then(function (r) { return r.ok ? r.json() : null; }).then(function (conversation) {
+      if (!conversation || !conversation.title) { return; }
+      thread.dataset.titled = "1";
+      document.getElementById("conversation-title").textContent = conversation.title;
+      var here = document.querySelector(".conversations a[aria-current=page]");
+      if (here) { here.textContent = conversation.title; }
+      var field = document.querySelector("#rename-form input[name=title]");
+      if (field && !field.value) { field.value = conversation.title; }
+    });
   }
 
   function busy(on) {
@@ -130,6 +150,7 @@
             answer.scrollIntoView({block: "end"});
           } else if (name === "done") {
             finish(answer, data);
+            refreshTitle();
           } else if (name === "error") {
             answer.classList.remove("streaming");
             showError(data.error ? data.error.message : thread.dataset.textError);
