@@ -107,7 +107,8 @@ async def test_order_lifecycle_pay_check_and_refund(api, provider) -> None:
     assert_error(await user.post(f"/orders/{oid}/pay", {"payment_method": "bitcoin"}), 400,
                  "unsupported_payment_method")
     pay = await user.post(f"/orders/{oid}/pay", {"payment_method": "test_pay"})
-    assert pay.body == {"status": "paying", "qrcode": f"weixin://wxpay/bizpayurl?pr={oid[:8]}", "order_id": oid}
+    assert pay.body == {"status": "paying", "qrcode": f"weixin://wxpay/bizpayurl?pr={oid[:8]}", "order_id": oid,
+                        "jsapi": None, "h5_url": None}
     still = await user.get(f"/orders/{oid}", params={"check_payment": "true"})
     assert still.body["status"] == "paying"
     provider.paid = True
