@@ -298,10 +298,10 @@ class WeChatConfig(Strict):
     api_base_url: str = "https://api.weixin.qq.com"
     # WeChat web OAuth (网页授权): the pay page sends a browser inside WeChat to {oauth_base_url}/connect/oauth2/authorize.
     oauth_base_url: str = "https://open.weixin.qq.com"
-    welcome: str = "Welcome! Send any message to start chatting."
-    pending_text: str = Field("Still thinking; send anything to get the answer.", max_length=300)
-    more_text: str = Field("(More follows; send anything to get the rest.)", max_length=300)
-    sources_prefix: str = "来源："
+    welcome: str = ""
+    pending_text: str = Field("", max_length=300)
+    more_text: str = Field("", max_length=300)
+    sources_prefix: str = ""
     menu: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
     # WeChat's passive-reply timing: leave as is (tests shrink it). A callback waits this long for the answer...

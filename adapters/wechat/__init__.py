@@ -24,7 +24,8 @@ def install(app: web.Application, config) -> None:
         codec = WeChatCodec(cfg.token, cfg.app_id, cfg.encoding_aes_key, encryption=cfg.encryption,
                             tolerance_seconds=cfg.timestamp_tolerance_seconds)
         channel = WeChatChannel(services, codec, api,
-                                TortoiseWeChatOutbox(), TortoiseWeChatInbox(worker_name(), cfg.answer_lease_seconds))
+                                TortoiseWeChatOutbox(), TortoiseWeChatInbox(worker_name(), cfg.answer_lease_seconds),
+                                services.commands, services.texts)
         services.extras["wechat"] = channel
         services.extras["wechat_queries"] = SeenQueries(services.ephemeral, cfg.app_id,
                                                         cfg.timestamp_tolerance_seconds)

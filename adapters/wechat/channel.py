@@ -12,10 +12,12 @@ from adapters.wechat.codec import Callback, WeChatCodec
 from adapters.wechat.delivery import CustomerServiceDelivery
 from adapters.wechat.inbox import WeChatInbox
 from adapters.wechat.marks import MessageMarks
-from adapters.wechat.responder import WeChatResponder
+from adapters.wechat.responder import WECHAT_LOCALE, WeChatResponder
 from adapters.wechat.split import TEXT_LIMIT_BYTES
 from adapters.wechat.window import ATTEMPTS, WeChatReplyWindow
+from core.commands import CommandService
 from core.domain import Order
+from core.i18n import Text, Texts
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +26,20 @@ ACK = "success"                 # WeChat's "received, nothing to say" answer
 
 class WeChatChannel:
     def __init__(self, services, codec: WeChatCodec, api: WeChatApi, outbox: TortoiseWeChatOutbox,
-                 inbox: TortoiseWeChatInbox):
+                 inbox: TortoiseWeChatInbox, commands: CommandService, texts: Texts):
         cfg = services.config.channels.wechat
         self.services = services
+        self._texts = texts
         self.codec = codec
         self.api = api
         self.outbox = outbox
         self.passive = cfg.reply_mode == "passive"
-        self._responder = WeChatResponder(services, cfg.welcome, cfg.menu, cfg.aliases, cfg.sources_prefix)
+        self._responder = WeChatResponder(engine=services.engine, accounts=services.accounts,
+                                          qr_login=services.qr_login, commands=commands, texts=texts,
+                                          choices=services.ephemeral, menu=cfg.menu, aliases=cfg.aliases,
+                                          welcome=cfg.welcome, sources_prefix=cfg.sources_prefix)
+        # Passive mode's notes are said before the user is known: WeChat's language unless the operator set them.
+        locale = texts.locale_for(None, WECHAT_LOCALE)
         # One answer at a time per user, across workers (the lease outlives no crashed worker by long), or in memory.
         self._locks = services.coordination.locks(lease_seconds=cfg.answer_lease_seconds)
         self.marks = MessageMarks(services.ephemeral, cfg.app_id, ATTEMPTS)
@@ -41,7 +49,8 @@ class WeChatChannel:
         self.window = WeChatReplyWindow(
             outbox=outbox, marks=self.marks, spawn=self._spawn, produce=self._produce,
             window_seconds=cfg.passive_window_seconds, callback_timeout_seconds=cfg.callback_timeout_seconds,
-            pending_text=cfg.pending_text, more_text=cfg.more_text, reply_bytes=TEXT_LIMIT_BYTES)
+            pending_text=cfg.pending_text or texts.get("wechat.pending", locale),
+            more_text=cfg.more_text or texts.get("wechat.more", locale), reply_bytes=TEXT_LIMIT_BYTES)
         self.delivery = CustomerServiceDelivery(api, outbox, self.window.part_bytes)
         self.inbox = WeChatInbox(inbox, answer=self._answer, spawn=self._spawn,
                                  user_turn=lambda openid: self._locks.hold(_lock_key(openid)))
@@ -79,8 +88,8 @@ class WeChatChannel:
         if self.passive:
             return
         user = await self.services.accounts.get(order.user_id)
-        text = (f"Payment received: {order.product_name}, {order.tokens} tokens added. "
-                f"Your balance is now {user.balance} tokens.")
+        text = self._texts.render(Text.of("payment.received", product=order.product_name, tokens=order.tokens,
+                                          balance=user.balance), self._texts.locale_for(user.locale, WECHAT_LOCALE))
         for identity in user.identities:
             if identity.channel == "wechat":
                 self._spawn(self._notify(identity.external_id, text))

@@ -1,24 +1,38 @@
-"""What to answer one WeChat callback: events, commands and chat, as plain text (delivery is elsewhere)."""
+"""What to answer one WeChat callback: events, commands (the command layer) and chat (the engine, read whole with
+collect_reply), as plain text in the user's language (Chinese unless they chose otherwise; delivery is elsewhere)."""
 from __future__ import annotations
 
+import json
 import logging
+import time
+from typing import Mapping
 
 from adapters.wechat.codec import Callback
-from adapters.wechat.commands import WeChatCommands, confirm_prompt, is_confirm_word, normalize_command
-from core.chat import ReplyDelta, ReplyFinished
-from core.knowledge import sources_line
+from adapters.wechat.payment_prompt import payment_prompt
+from core.accounts import AccountService
+from core.chat import ChatEngine
+from core.commands import CommandService
+from core.commands_account import login_prompt
+from core.commands_results import WECHAT_NATIVE, CommandContext, CommandResult
+from core.commands_text import as_plain_text
 from core.domain import Identity, InboundMessage, User
-from core.errors import DomainError, QuotaExceeded
+from core.errors import DomainError
+from core.i18n import Texts
+from core.i18n_errors import FAILED, error_text
+from core.knowledge import sources_line
+from core.login import QrLoginService
+from core.ports import EphemeralStore
+from core.reply_stream import ReplyFailed, collect_reply
 
 log = logging.getLogger(__name__)
 
+CHANNEL = "wechat"
+WECHAT_LOCALE = "zh"            # the platform's hint: WeChat users read Chinese unless they chose with /lang
 LOGIN_SCENE_PREFIX = "login_"
-UNSUPPORTED = "Sorry, I can only read text and voice messages for now."
-VOICE_UNCLEAR = "Sorry, I could not make out that voice message. Please try again, or type it."
-LOGIN_EXPIRED = "This login QR code has expired or was already used. Refresh the web page for a new one."
-MENU_UNKNOWN = "This menu item is not set up yet."
-OUT_OF_TOKENS = "You have run out of tokens. Send /buy to top up, or /balance to see your balance."
-FAILED = "Sorry, something went wrong while answering. Please try again."
+# What /help lists here (no /cancel: an answer is sent whole); /buy and /paid only while WeChat Pay is on.
+WECHAT_MENU = ("help", "new", "role", "roles", "balance", "buy", "paid", "link", "lang", "web", "model")
+CHOICES = "wechat-choices"      # the last numbered list a user was shown: a reply "2" picks its second entry
+CHOICES_TTL = 300
 
 
 def chat_key_of(openid: str) -> str:
@@ -26,81 +40,124 @@ def chat_key_of(openid: str) -> str:
 
 
 class WeChatResponder:
-    def __init__(self, services, welcome: str, menu: dict[str, str], aliases: dict[str, str],
-                 sources_prefix: str = "Sources: "):
-        self._s = services
-        self._sources_prefix = sources_prefix
-        self._welcome = welcome
+    def __init__(self, *, engine: ChatEngine, accounts: AccountService, qr_login: QrLoginService,
+                 commands: CommandService, texts: Texts, choices: EphemeralStore, menu: Mapping[str, str],
+                 aliases: Mapping[str, str], welcome: str = "", sources_prefix: str = ""):
+        self._engine = engine
+        self._accounts = accounts
+        self._qr_login = qr_login
+        self._commands = commands
+        self._texts = texts
+        self._choices = choices
         self._menu = menu
         self._aliases = aliases
-        self._commands = WeChatCommands(services)
+        self._welcome = welcome
+        self._sources_prefix = sources_prefix
 
     async def respond(self, cb: Callback) -> str:
         """The text to send back ("" for nothing). Never raises for a user's mistake or the model's failure."""
+        locale = self._texts.locale_for(None, WECHAT_LOCALE)
         try:
             return await self._respond(cb)
         except DomainError as e:
-            return e.message
+            return self._texts.render(error_text(e), locale)
         except Exception:
             log.exception("answering WeChat %s %s failed", cb.kind, cb.msg_key)
-            return FAILED
+            return self._texts.render(FAILED, locale)
+
+    async def _who(self, openid: str) -> tuple[User, str]:
+        user = await self._accounts.ensure_user(Identity(CHANNEL, openid))
+        return user, self._texts.locale_for(user.locale, WECHAT_LOCALE)
+
+    def _context(self, user: User, openid: str, locale: str) -> CommandContext:
+        return CommandContext(user=user, chat_key=chat_key_of(openid), channel=CHANNEL, locale=locale,
+                              payments=(WECHAT_NATIVE,), menu=WECHAT_MENU)
 
     async def _respond(self, cb: Callback) -> str:
         if cb.kind == "event":
             return await self._event(cb)
+        user, locale = await self._who(cb.openid)
         if cb.kind not in ("text", "voice"):
-            return UNSUPPORTED
+            return self._texts.get("chat.text_or_voice_only", locale)
         text = (cb.text or "").strip()
         if not text:
-            return VOICE_UNCLEAR if cb.kind == "voice" else "Please send some text."
-        user = await self._user(cb.openid)
-        command = normalize_command(text, self._aliases)
-        if command is None and is_confirm_word(text) and await self._s.qr_login.awaiting(user.id):
-            command = "/confirm"  # "确认" answers a login prompt; with no login waiting it is just chat
+            return self._texts.get("chat.voice_unclear" if cb.kind == "voice" else "chat.send_text", locale)
+        ctx = self._context(user, cb.openid, locale)
+        picked = await self._picked(cb.openid, text)
+        if picked is not None:
+            return await self._show(ctx, await self._commands.choose(ctx, picked))
+        command = self._commands.parse(text, aliases=self._aliases)
+        if command is not None and command.name == "confirm" and not text.startswith(("/", "／")) \
+                and not await self._qr_login.awaiting(user.id):
+            command = None   # "确认" answers a login prompt; with no login waiting it is just chat
         if command is not None:
-            return await self._commands.run(user, chat_key_of(cb.openid), command)
-        return await self._chat(user, cb, text)
+            return await self._show(ctx, await self._commands.run(ctx, command))
+        return await self._chat(user, cb, text, locale)
 
-    async def _chat(self, user: User, cb: Callback, text: str) -> str:
+    async def _picked(self, openid: str, text: str) -> str | None:
+        """A reply "2" to the last numbered list (within 5 minutes): the id of its second entry."""
+        if not text.isdigit() or len(text) > 3:
+            return None
+        stored = await self._choices.get(CHOICES, openid)
+        ids = json.loads(stored) if stored else []
+        number = int(text)
+        if not 1 <= number <= len(ids):
+            return None
+        await self._choices.delete(CHOICES, openid)
+        return ids[number - 1]
+
+    async def _show(self, ctx: CommandContext, result: CommandResult) -> str:
+        """A command's result as WeChat text: numbered choices (remembered for a numbered reply), the payment."""
+        locale = result.locale or ctx.locale
+        openid = ctx.chat_key.removeprefix(f"{CHANNEL}:")
+        if result.choices:
+            await self._choices.put(CHOICES, openid, json.dumps([c.id for c in result.choices]), CHOICES_TTL)
+        if result.payment is not None and result.payment.url is not None:
+            return payment_prompt(result.payment, self._texts, locale)
+        return as_plain_text(result, self._texts, locale, numbered=True)
+
+    async def _chat(self, user: User, cb: Callback, text: str, locale: str) -> str:
         inbound = InboundMessage(user_id=user.id, text=text, chat_key=chat_key_of(cb.openid),
-                                 request_key=f"wechat:{cb.account}:{cb.msg_key}", metadata={"channel": "wechat"})
-        parts: list[str] = []
-        try:
-            async for event in self._s.engine.reply(inbound):
-                if isinstance(event, ReplyDelta):
-                    parts.append(event.text)
-                elif isinstance(event, ReplyFinished):
-                    answer = event.message.content or "(The model returned an empty answer.)"
-                    line = sources_line(event.message.citations, prefix=self._sources_prefix)
-                    return f"{answer}\n\n{line}" if line else answer
-        except QuotaExceeded:
-            return OUT_OF_TOKENS
-        return "".join(parts)
+                                 request_key=f"wechat:{cb.account}:{cb.msg_key}", metadata={"channel": CHANNEL})
+        outcome = await collect_reply(self._engine.reply(inbound))
+        if isinstance(outcome, ReplyFailed):
+            error = self._texts.render(outcome.error, locale)
+            if not outcome.partial:
+                return error
+            return outcome.partial + "\n\n" + self._texts.get("reply.failed_note", locale, note=error)
+        answer = outcome.text or self._texts.get("reply.empty", locale)
+        if self._sources_prefix:   # the operator's own words before the sources (channels.wechat.sources_prefix)
+            line = sources_line(outcome.citations, prefix=self._sources_prefix)
+        else:
+            line = self._texts.render(outcome.sources, locale) if outcome.sources else ""
+        return f"{answer}\n\n{line}" if line else answer
 
     async def _event(self, cb: Callback) -> str:
         if cb.event in ("subscribe", "subscribe_scan"):
-            await self._user(cb.openid)  # first contact: the user and the signup grant, once
+            _, locale = await self._who(cb.openid)  # first contact: the user and the signup grant, once
             login = await self._login(cb) if cb.event_key.startswith(LOGIN_SCENE_PREFIX) else ""
-            return "\n\n".join(x for x in (self._welcome, login) if x)
+            welcome = self._welcome or self._texts.get("welcome.follow", locale)
+            return "\n\n".join(x for x in (welcome, login) if x)
         if cb.event == "scan":
             return await self._login(cb) if cb.event_key.startswith(LOGIN_SCENE_PREFIX) else ""
         if cb.event == "click":
+            user, locale = await self._who(cb.openid)
             action = self._menu.get(cb.event_key, "").strip()
             if not action:
-                return MENU_UNKNOWN
-            user = await self._user(cb.openid)
-            command = normalize_command(action, self._aliases)
+                return self._texts.get("menu.unknown", locale)
+            command = self._commands.parse(action, aliases=self._aliases)
             if command is None:  # a menu entry may also be a canned question
-                return await self._chat(user, cb, action)
-            return await self._commands.run(user, chat_key_of(cb.openid), command)
+                return await self._chat(user, cb, action, locale)
+            ctx = self._context(user, cb.openid, locale)
+            return await self._show(ctx, await self._commands.run(ctx, command))
         if cb.event == "unsubscribe":
             log.info("WeChat user %s unfollowed", cb.openid)
         return ""
 
     async def _login(self, cb: Callback) -> str:
-        user = await self._user(cb.openid)
-        request = await self._s.qr_login.mark_scanned(cb.event_key, user.id)
-        return confirm_prompt(request) if request else LOGIN_EXPIRED
+        user, locale = await self._who(cb.openid)
+        request = await self._qr_login.mark_scanned(cb.event_key, user.id)
+        if request is None:
+            return self._texts.get("login.expired", locale)
+        return self._texts.render(login_prompt(request, time.time()), locale)
 
-    async def _user(self, openid: str) -> User:
-        return await self._s.accounts.ensure_user(Identity("wechat", openid))

@@ -5,7 +5,7 @@ import re
 
 from adapters.wechatpay.provider import out_trade_no
 from core.domain import Identity
-from tests.e2e.wechat_support import GRANT, client_for, wechat_config
+from tests.e2e.wechat_support import GRANT, client_for, wechat_config, zh
 from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
 from tests.fakes.wechatpay_server import FakeWeChatPay, WeChatPayKeys
 
@@ -32,14 +32,14 @@ async def test_commands_and_aliases(wx, start_app, fake_llm, tmp_path) -> None:
     sent = await wx.wait_sent("o-c", 8)
     help_, balance, roles, switched, chat, new, unknown_role, unknown = sent
     assert "/balance" in help_ and "/link" in help_
-    assert balance == f"Your balance: {GRANT} tokens."
-    assert "pirate — Talks like a pirate" in roles
-    assert "Now talking as pirate" in switched
+    assert balance.startswith(zh("balance.tokens", balance=GRANT, available=GRANT))
+    assert "1. pirate：Talks like a pirate" in roles and zh("choice.reply_number") in roles
+    assert switched == zh("role.set", role="pirate")
     assert chat == "Echo: ahoy"
     assert fake_llm.chat_requests[-1]["messages"][0]["content"].startswith("Talk like a pirate.")
-    assert new == "Started a new conversation (role: pirate). Send your first message."
-    assert "No role named 'nobody'" in unknown_role
-    assert unknown.startswith("Unknown command /frobnicate.")
+    assert new == zh("new.started_role", role="pirate")
+    assert unknown_role == zh("role.unknown", name="nobody")
+    assert unknown.startswith(zh("command.unknown", name="frobnicate"))
 
 
 async def test_menu_clicks_map_to_commands_or_questions(wx, start_app, fake_llm, tmp_path) -> None:
@@ -48,22 +48,25 @@ async def test_menu_clicks_map_to_commands_or_questions(wx, start_app, fake_llm,
     await client.post(client.event("o-m", "CLICK", "M_BALANCE", create_time=1_700_000_001))
     await client.post(client.event("o-m", "CLICK", "M_JOKE", create_time=1_700_000_002))
     await client.post(client.event("o-m", "CLICK", "M_GONE", create_time=1_700_000_003))
-    assert await wx.wait_sent("o-m", 3) == [f"Your balance: {GRANT} tokens.", "Echo: Tell me a joke",
-                                             "This menu item is not set up yet."]
+    balance, joke, unknown = await wx.wait_sent("o-m", 3)
+    assert balance.startswith(zh("balance.tokens", balance=GRANT, available=GRANT))
+    assert (joke, unknown) == ("Echo: Tell me a joke", zh("menu.unknown"))
 
 
 async def test_link_joins_two_wechat_users(wx, start_app, fake_llm, tmp_path) -> None:
     running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
     client = client_for(running, wx)
     await client.post(client.text("o-a", "/link"))
-    code = re.search(r"code: ([A-Z0-9]{8})", (await wx.wait_sent("o-a", 1))[0]).group(1)
+    code = re.search(r"/link ([A-Z0-9]{8})", (await wx.wait_sent("o-a", 1))[0]).group(1)
     await client.post(client.text("o-b", f"/link {code}"))
-    assert (await wx.wait_sent("o-b", 1))[0] == f"Linked. This chat now shares one account: balance {2 * GRANT} tokens."
+    linked = (await wx.wait_sent("o-b", 1))[0]
+    a = await running.services.accounts.ensure_user(Identity("wechat", "o-a"))
+    assert linked == zh("link.done", name=a.name, balance=2 * GRANT)
     a = await running.services.accounts.ensure_user(Identity("wechat", "o-a"))
     b = await running.services.accounts.ensure_user(Identity("wechat", "o-b"))
     assert a.id == b.id
     await client.post(client.text("o-b", f"/link {code}"))
-    assert "unknown, used or expired" in (await wx.wait_sent("o-b", 2))[1]
+    assert (await wx.wait_sent("o-b", 2))[1] == zh("error.invalid_code")
 
 
 async def test_buy_without_wechat_pay_says_so(wx, start_app, fake_llm, tmp_path) -> None:
@@ -72,7 +75,7 @@ async def test_buy_without_wechat_pay_says_so(wx, start_app, fake_llm, tmp_path)
     for text in ("/buy", "/buy starter", "/help"):
         await client.post(client.text("o-p", text))
     listing, refused, help_ = await wx.wait_sent("o-p", 3)
-    assert listing == refused == "WeChat Pay is not configured for this account yet, so nothing can be bought here."
+    assert listing == refused == zh("buy.no_payment_method")
     assert "/buy" not in help_ and "/balance" in help_  # help lists only what works here
     user = await running.services.accounts.ensure_user(Identity("wechat", "o-p"))
     assert not (await running.services.orders.list(user.id, None, 10, None)).items  # no unpaid order left behind
@@ -89,14 +92,13 @@ async def test_buy_pays_with_wechat_pay_and_announces_the_payment(wx, start_app,
         await client.post(client.text("o-$", "/buy nothing-like-this"))
         await client.post(client.text("o-$", "/buy starter"))
         missing, offer = await wx.wait_sent("o-$", 2)
-        assert missing == "No such product."
+        assert missing == zh("buy.unknown_product", id="nothing-like-this")
         await client.post(client.text("o-$", "/help"))
-        assert "/buy [ID] — list products, or buy one with WeChat Pay" in (await wx.wait_sent("o-$", 3))[2]
-        order_id = re.search(r"Order (\S+):", offer).group(1)
+        assert zh("help.line", command="buy", about=zh("menu.buy")) in (await wx.wait_sent("o-$", 3))[2]
+        order_id = re.search(r"订单 (\S+)：", offer).group(1)
         code_url = pay.trades[out_trade_no(order_id)].code_url
         assert code_url in offer and "9.90 CNY" in offer
         delivery = await pay.pay(out_trade_no(order_id))
         assert delivery is not None and delivery.status in (200, 204)
         sent = await wx.wait_sent("o-$", 4)
-        assert sent[3] == (f"Payment received: Starter pack, 5000 tokens added. "
-                           f"Your balance is now {GRANT + 5000} tokens.")
+        assert sent[3] == zh("payment.received", product="Starter pack", tokens=5000, balance=GRANT + 5000)

@@ -5,7 +5,7 @@ import asyncio
 
 from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
 from adapters.wechat.split import TEXT_LIMIT_BYTES, utf8_len
-from tests.e2e.wechat_support import client_for, until, wechat_config
+from tests.e2e.wechat_support import client_for, until, wechat_config, zh
 from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
 
 # Only keeps a broken build from hanging: an ack that waited for the held-back answer would never come.
@@ -101,9 +101,9 @@ async def test_unsupported_types_and_voice(wx, start_app, fake_llm, tmp_path) ->
     await client.post(client.voice("o-v", "今天天气怎么样"))
     await client.post(client.voice("o-v", ""))
     sent = await wx.wait_sent("o-v", 3)
-    assert "only read text and voice" in sent[0]
+    assert sent[0] == zh("chat.text_or_voice_only")
     assert sent[1] == "Echo: 今天天气怎么样"
-    assert "could not make out that voice message" in sent[2]
+    assert sent[2] == zh("chat.voice_unclear")
     assert len(fake_llm.chat_requests) == 1
 
 

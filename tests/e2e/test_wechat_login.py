@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from core.domain import Identity
-from tests.e2e.wechat_support import client_for, wechat_config
+from tests.e2e.wechat_support import client_for, wechat_config, zh
 from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
 
 
@@ -41,12 +41,12 @@ async def test_scan_to_log_in(wx, start_app, fake_llm, tmp_path, event) -> None:
         key = scene if event == "SCAN" else "qrscene_" + scene
         await client.post(client.event("o-login", event, key, ticket=ticket))
         sent = await wx.wait_sent("o-login", 1)
-        assert "Sign-in request: a web browser" in sent[-1] and "reply 确认 (or confirm) within 4 minutes" in sent[-1]
+        assert "登录请求：a web browser" in sent[-1] and "请在 4 分钟内回复“确认”" in sent[-1]
         status, body = await _json(http, api + "/auth/token", {"qrcode": ticket})
         assert (status, body["error"]["reason"]) == (401, "pending")  # scanned, not yet confirmed
 
         await client.post(client.text("o-login", "确认"))
-        assert (await wx.wait_sent("o-login", 2))[-1] == "Login confirmed. You can go back to the web page."
+        assert (await wx.wait_sent("o-login", 2))[-1] == zh("confirm.done")
         status, body = await _json(http, api + "/auth/token", {"qrcode": ticket})
         assert status == 200, body
         async with http.get(api + "/me", headers={"Authorization": f"Bearer {body['token']}"}) as resp:
@@ -65,8 +65,8 @@ async def test_an_unknown_scene_is_not_a_login(wx, start_app, fake_llm, tmp_path
     await client.post(client.event("o-x", "SCAN", "poster_42", create_time=1_700_000_000))
     await client.post(client.text("o-x", "/balance"))
     sent = await wx.wait_sent("o-x", 2)
-    assert "expired or was already used" in sent[0]
-    assert sent[1].startswith("Your balance")  # the non-login scene got no reply
+    assert sent[0] == zh("login.expired")
+    assert sent[1].startswith("余额：")  # the non-login scene got no reply
 
 
 async def test_qrcode_creation_is_rate_limited(wx, start_app, fake_llm, tmp_path) -> None:
@@ -98,11 +98,11 @@ async def test_following_by_scanning_logs_in_with_a_passive_reply(wx, start_app,
         _, qr = await _json(http, api + "/auth/wechat-qrcode")
         scene = wx.qrcodes[qr["qrcode"]]["action_info"]["scene"]["scene_str"]
         reply = await client.post(client.event("o-new", "subscribe", "qrscene_" + scene, ticket=qr["qrcode"]))
-        assert reply.content.startswith("Welcome aboard.\n\nSign-in request: a web browser")
+        assert reply.content.startswith("Welcome aboard.\n\n登录请求：a web browser")
         status, body = await _json(http, api + "/auth/token", {"qrcode": qr["qrcode"]})
         assert (status, body["error"]["reason"]) == (401, "pending")
         reply = await client.post(client.text("o-new", "confirm"))
-        assert reply.content == "Login confirmed. You can go back to the web page."
+        assert reply.content == zh("confirm.done")
         status, body = await _json(http, api + "/auth/token", {"qrcode": qr["qrcode"]})
     assert status == 200 and body["type"] == "Bearer"
     assert wx.send_calls == []

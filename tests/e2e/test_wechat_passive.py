@@ -99,4 +99,4 @@ async def test_replies_are_encrypted_like_the_callback(wx, start_app, fake_llm, 
     assert reply.content == f"Echo: 你好 {mode}"
     assert ("<Encrypt>" in reply.body) == (mode != "plaintext")
     balance = await client.post(client.text("o-e", "/balance"), timeout=TIMEOUT)
-    assert balance.content.startswith("Your balance:")
+    assert balance.content.startswith("余额：")   # WeChat users read Chinese

@@ -62,5 +62,12 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0, eve
         await asyncio.sleep(every)
 
 
+def zh(key: str, **values: Any) -> str:
+    """A catalogue text as a WeChat user reads it (Chinese unless they chose otherwise with /lang)."""
+    from core.i18n import Texts
+
+    return Texts.load().get(key, "zh", **values)
+
+
 __all__ = ["CALLBACK_TOKEN", "GRANT", "FakeWeChat", "WeChatCallbackClient", "client_for", "new_encoding_aes_key",
-           "stored_state", "until", "wechat_config", "wx_fixture"]
+           "stored_state", "until", "wechat_config", "wx_fixture", "zh"]
