@@ -95,9 +95,23 @@ class WebApp:
 
 
 @pytest.fixture
-async def web_app(browser, start_app, config):
-    running = await start_app(config)
-    async with aiohttp.ClientSession(running.base_url) as http:
-        app = WebApp(running, http, browser)
-        yield app
-    assert app.blocked == [], f"the browser reported errors: {app.blocked}"
+async def open_web_app(browser, start_app):
+    """`app = await open_web_app(config)`: the real app on a free port with `config`, and the browser."""
+    opened: list[WebApp] = []
+
+    async def open_app(config) -> WebApp:
+        running = await start_app(config)
+        app = WebApp(running, aiohttp.ClientSession(running.base_url), browser)
+        opened.append(app)
+        return app
+
+    yield open_app
+    for app in opened:
+        await app.http.close()
+    for app in opened:
+        assert app.blocked == [], f"the browser reported errors: {app.blocked}"
+
+
+@pytest.fixture
+async def web_app(open_web_app, config):
+    return await open_web_app(config)

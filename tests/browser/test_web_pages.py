@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.e2e.wechat_support import client_for, wechat_config
+from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
 from tests.fakes.openai_server import Script
 
 ANSWER = "Hello there, this answer arrives in small pieces."
@@ -143,3 +145,21 @@ async def test_a_375_px_phone_signs_in_chats_and_sees_its_account(web_app, fake_
         # Nothing wider than the screen: no sideways scrolling on a phone.
         assert await page.evaluate("document.documentElement.scrollWidth") <= 375, path
     await web_app.shoot(page, "me")
+
+
+async def test_sign_in_by_scanning_the_wechat_qr_and_confirming(open_web_app, fake_llm, wx, tmp_path) -> None:
+    web_app = await open_web_app(wechat_config(tmp_path, fake_llm.base_url, wx))
+    client = client_for(web_app.running, wx)
+    page = await web_app.new_page()
+    await web_app.goto(page, "/web/login?next=/web/me")
+    await page.wait_for_selector("#qr-image[src^='data:image/png;base64,']")
+    assert len(wx.qrcodes) == 1
+    ticket, created = next(iter(wx.qrcodes.items()))
+    scene = created["action_info"]["scene"]["scene_str"]
+    await client.post(client.event("o-web", "SCAN", scene, ticket=ticket))
+    await page.wait_for_selector("text=Scanned. Reply 确认 (confirm) in WeChat to finish signing in.")
+    await web_app.shoot(page, "login-qr")
+    assert "/web/login" in page.url   # scanning alone signs nobody in
+    await client.post(client.text("o-web", "确认"))
+    await page.wait_for_url("**/web/me")
+    assert "o-web" in await page.inner_text("#identities")
