@@ -46,6 +46,9 @@ def installers() -> list[Installer]:
     from adapters.http.web import install as install_web
 
     found.append(install_web)   # after the API: the pages' session extends its credential resolver
+    from adapters.http.admin import install as install_admin
+
+    found.append(install_admin)   # the operator console: on the pages' base (sessions, CSRF, CSP)
     return found
 
 

@@ -155,9 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
 def extensions() -> list:
     """Later features add CLI commands here (ingest, migrate)."""
     from bot.knowledge import add_ingest_command
+    from bot.cli_admin import add_admin_commands
     from bot.migrate import add_migrate_commands
 
-    return [add_ingest_command, add_migrate_commands]
+    return [add_ingest_command, add_migrate_commands, add_admin_commands]
 
 
 # Commands whose standard streams are a conversation with a person: log lines would land in the middle of it.

@@ -90,6 +90,7 @@ class SecurityConfig(Strict):
     admin_api_keys: list[str] = Field(default_factory=list)
     token_secret: str = ""
     token_ttl: int = Field(86400, ge=60)
+    admin_session_seconds: int = Field(3600, ge=1)   # the /admin console asks for the key again after this
     oauth_providers: list[OAuthProviderConfig] = Field(default_factory=list)
 
     @field_validator("admin_api_keys")

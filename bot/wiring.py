@@ -97,6 +97,11 @@ class Services:
     models: ModelChoiceService | None = None
     # /web: one-time sign-in links to the web pages (absolute, on server.public_url).
     sign_in: SignInLinkService | None = None
+    # The operator's side (bot/admin_wiring.py): blocked users, the audit log, AdminService, reports, health.
+    access: Any = None
+    admin: Any = None
+    queries: Any = None
+    recent_logs: Any = None
 
 
 def model_specs(config: AppConfig) -> list[ModelSpec]:
@@ -202,9 +207,11 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
     services: Services | None = None
     try:
         services = build_services(config, metrics)
-        await services.conversations.sync_roles(Role(r.name, r.description, r.system_prompt, r.model)
-                                                for r in config.roles)
-        await services.orders.sync_products(configured_products(config))
+        # config.yaml seeds only what the database never had: a restart never undoes an operator.
+        from bot.admin_wiring import seed_catalogue
+
+        await seed_catalogue(services, [Role(r.name, r.description, r.system_prompt, r.model) for r in config.roles],
+                             configured_products(config))
         for hook in [*default_hooks(config), *(hooks or ())]:
             await hook(services)
         if background:

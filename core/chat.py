@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import AsyncIterator, Union
 
+from core.admin_access import AccessGuard
 from core.catalog import ModelCatalog
 from core.domain import Conversation, Hold, ImagePart, InboundMessage, Message, ModelSpec, Usage
 from core.errors import InvalidRequest, NotFound, UpstreamError
@@ -72,6 +73,8 @@ class ChatEngine:
         self._settings = settings
         self._summarizer = summarizer
         self.retriever = retriever
+        # Blocked users are refused here, before anything is held or stored (set in wiring).
+        self.access: AccessGuard | None = None
         self._background: set[asyncio.Task] = set()
 
     async def reply(self, inbound: InboundMessage) -> AsyncIterator[ReplyEvent]:
@@ -80,6 +83,8 @@ class ChatEngine:
         Raises QuotaExceeded (nothing stored, no model call), NotFound, InvalidRequest, or UpstreamError
         (the reply is stored with status 'error' and not charged). Cancelling the consumer charges
         what was generated and stores the partial reply with status 'cancelled'."""
+        if self.access is not None:
+            await self.access.check(inbound.user_id)
         text = inbound.text.strip()
         if not text:
             raise InvalidRequest("The message is empty.")

@@ -31,6 +31,7 @@ class User:
     identities: tuple[Identity, ...] = ()
     is_new: bool = False
     locale: str | None = None  # the language the user chose with /lang (zh, en); None: the platform's hint
+    blocked: bool = False      # an operator blocked this user: every channel answers error.user_blocked, the API 403
 
     @property
     def available(self) -> int:

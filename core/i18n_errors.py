@@ -8,7 +8,7 @@ from core.i18n import Text
 KNOWN_REASONS = frozenset({
     "quota_exceeded", "upstream_error", "message_too_long", "invalid_request", "not_found", "unknown_model",
     "invalid_code", "invalid_state", "rate_limited", "unsupported_payment_method", "payment_mismatch",
-    "refund_failed", "forbidden", "unauthorized", "conflict", "pending", "invalid_qrcode",
+    "refund_failed", "forbidden", "user_blocked", "unauthorized", "conflict", "pending", "invalid_qrcode",
 })
 
 

@@ -111,6 +111,14 @@ class UserRepository(Protocol):
         """Linking: every identity, conversation, order and resource of one user moves to the other."""
         ...
 
+    async def set_blocked(self, user_id: str, blocked: bool) -> bool:
+        """An operator blocks or unblocks a user; False when there is no such user."""
+        ...
+
+    async def is_blocked(self, user_id: str) -> bool:
+        """Whether an operator blocked this user (one cheap lookup: asked before every reply and command)."""
+        ...
+
 
 class ConversationRepository(Protocol):
     async def create(self, user_id: str, *, title: str = "", instruction: str | None = None,

@@ -13,7 +13,8 @@ from core.domain import Identity, User
 
 def _user(row: UserRow, identities: list[IdentityRow], is_new: bool = False) -> User:
     return User(row.id, row.name, row.balance, row.held, row.storage_limit_bytes, row.storage_used_bytes,
-                row.created_at, tuple(Identity(i.channel, i.external_id) for i in identities), is_new, row.locale)
+                row.created_at, tuple(Identity(i.channel, i.external_id) for i in identities), is_new, row.locale,
+                row.blocked)
 
 
 class TortoiseUsers:
@@ -53,6 +54,12 @@ class TortoiseUsers:
 
     async def set_locale(self, user_id: str, locale: str | None) -> None:
         await UserRow.filter(id=user_id).update(locale=locale)
+
+    async def set_blocked(self, user_id: str, blocked: bool) -> bool:
+        return bool(await UserRow.filter(id=user_id).update(blocked=blocked))
+
+    async def is_blocked(self, user_id: str) -> bool:
+        return await UserRow.filter(id=user_id, blocked=True).exists()
 
     async def move_identities(self, from_user_id: str, to_user_id: str) -> None:
         async with in_transaction():

@@ -51,6 +51,7 @@ class _UserRow:
     held: int = 0
     storage_used_bytes: int = 0
     locale: str | None = None
+    blocked: bool = False
 
 
 @dataclass
@@ -89,7 +90,7 @@ class MemoryDatabase:
             return None
         idents = tuple(i for i, owner in self.identities if owner == user_id)
         return User(row.id, row.name, row.balance, row.held, row.storage_limit_bytes, row.storage_used_bytes,
-                    row.created_at, idents, False, row.locale)
+                    row.created_at, idents, False, row.locale, row.blocked)
 
 
 class MemoryTransactions:
@@ -143,6 +144,17 @@ class MemoryUsers:
         if user_id in self._db.users:
             self._db.users[user_id].locale = locale
         self._db.wrote("users.set_locale", (user_id, locale))
+
+    async def set_blocked(self, user_id: str, blocked: bool) -> bool:
+        if user_id not in self._db.users:
+            return False
+        self._db.users[user_id].blocked = blocked
+        self._db.wrote("users.set_blocked", (user_id, blocked))
+        return True
+
+    async def is_blocked(self, user_id: str) -> bool:
+        row = self._db.users.get(user_id)
+        return bool(row and row.blocked)
 
     async def move_identities(self, from_user_id: str, to_user_id: str) -> None:
         db = self._db
