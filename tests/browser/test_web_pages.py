@@ -163,3 +163,30 @@ async def test_sign_in_by_scanning_the_wechat_qr_and_confirming(open_web_app, fa
     await client.post(client.text("o-web", "确认"))
     await page.wait_for_url("**/web/me")
     assert "o-web" in await page.inner_text("#identities")
+
+
+async def test_an_answer_lists_its_sources_in_chinese(web_app) -> None:
+    from bot.knowledge import knowledge_of
+    from tests.fakes import rag_corpus as corpus
+
+    alice = await web_app.new_user("alice")
+    async with web_app.http.post("/api/v1/resources", headers={"X-API-Key": alice["api_key"]},
+                                 json={"name": "Tower notes", "source": "text", "content": corpus.EIFFEL_MD,
+                                       "format": "markdown"}) as r:
+        assert r.status == 202
+        resource = await r.json()
+    await knowledge_of(web_app.services).service.wait(resource["id"])
+    page = await web_app.new_page(locale="zh-CN")     # the browser asks for Chinese: the pages answer in it
+    await web_app.sign_in(page, alice["user"]["id"])
+    assert await page.inner_text("#new-conversation") == "新对话"
+    await start_conversation(web_app, page)
+    await page.fill("#prompt", "How tall is the Eiffel Tower?")
+    await page.click("#send")
+    await page.wait_for_selector(".msg.assistant[data-status=complete] .sources li")
+    assert "Tower notes" in await page.inner_text(".msg.assistant .sources")
+    mid = await page.get_attribute(".msg.assistant", "data-mid")
+    stored = await web_app.services.repos.messages.get(mid)
+    assert [c.title for c in stored.citations][:1] == ["Tower notes"]
+    await page.reload()
+    assert "Tower notes" in await page.inner_text(".msg.assistant .sources")
+    await web_app.shoot(page, "chat-sources-zh")

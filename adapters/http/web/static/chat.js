@@ -56,11 +56,15 @@
                                                                          : thread.dataset.textError));
     }
     if (message.citations && message.citations.length) {
+      li.appendChild(el("div", "sources-label", thread.dataset.textSources));
       var ol = el("ol", "sources");
       ol.setAttribute("aria-label", thread.dataset.textSources);
       message.citations.forEach(function (c) {
-        var item = el("li", "", c.title);
+        var item = el("li");
         item.title = c.snippet;
+        item.appendChild(el("strong", "", c.title));
+        item.appendChild(document.createTextNode(" "));
+        item.appendChild(el("span", "snippet", c.snippet));
         ol.appendChild(item);
       });
       li.appendChild(ol);
