@@ -79,7 +79,7 @@ class CommandService:
     def listed(self, menu: Sequence[str], payments: Sequence[PaymentOption]) -> tuple[str, ...]:
         """The commands a channel lists in help (and Telegram's setMyCommands shows): its menu, or every command;
         /buy and /paid only when one of the channel's ways to pay is on."""
-        can_pay = any(o.method in self._orders.providers for o in payments)
+        can_pay = any(o.is_on(self._orders.providers) for o in payments)
         return tuple(c for c in (menu or COMMANDS) if can_pay or c not in PAYING)
 
     async def choose(self, ctx: CommandContext, choice_id: str) -> CommandResult:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Collection, Literal, Protocol
 
 from core.domain import Order, User
 from core.i18n import Text
@@ -59,10 +59,18 @@ class PaymentOption:
     method: str
     unit: Literal["stars", "money"] = "money"
     invoice_in_chat: bool = False
+    # Paid on the pay page by one of these methods (whichever is on): the command layer only creates the order
+    # and the channel sends a link to the page, which picks JSAPI inside WeChat, a QR on a desktop, H5 on a phone.
+    on_page: tuple[str, ...] = ()
+
+    def is_on(self, providers: Collection[str]) -> bool:
+        """Whether this way to pay works with the payment providers that are on."""
+        return self.method in providers or any(m in providers for m in self.on_page)
 
 
 TELEGRAM_STARS = PaymentOption("telegram_stars", unit="stars", invoice_in_chat=True)
 WECHAT_NATIVE = PaymentOption("wechat_native")
+WECHAT_PAY_PAGE = PaymentOption("wechat_page", on_page=("wechat_jsapi", "wechat_h5", "wechat_native"))
 
 
 @dataclass(frozen=True)

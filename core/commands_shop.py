@@ -27,7 +27,7 @@ class ShopCommands:
 
     def _options(self, ctx: CommandContext) -> list[PaymentOption]:
         """The channel's ways to pay whose provider is on (OrderService.providers), preferred first."""
-        return [o for o in ctx.payments if o.method in self._orders.providers]
+        return [o for o in ctx.payments if o.is_on(self._orders.providers)]
 
     async def buy(self, ctx: CommandContext, arg: str) -> CommandResult:
         options = self._options(ctx)
@@ -51,8 +51,9 @@ class ShopCommands:
             return CommandResult("buy", (Text.of(key),), error="unsupported_payment_method")
         option = usable[0]
         order = await self._orders.create(ctx.user.id, product.id, note=ctx.channel)
-        if option.invoice_in_chat:
-            # The channel sends its invoice for this order (payload = order id, never a price).
+        if option.invoice_in_chat or option.on_page:
+            # The channel sends its invoice for this order (payload = order id, never a price), or a link to the
+            # pay page, which starts the payment the way the visitor's screen allows.
             return CommandResult("buy", payment=PaymentToShow(order, option.method))
         order = await self._orders.pay(ctx.user.id, order.id, option.method)
         offer = Text.of("buy.pay_wechat", order=order.id, product=order.product_name, price=str(order.price),

@@ -37,7 +37,8 @@ class WeChatChannel:
         self._responder = WeChatResponder(engine=services.engine, accounts=services.accounts,
                                           qr_login=services.qr_login, commands=commands, texts=texts,
                                           choices=services.ephemeral, menu=cfg.menu, aliases=cfg.aliases,
-                                          welcome=cfg.welcome, sources_prefix=cfg.sources_prefix)
+                                          welcome=cfg.welcome, sources_prefix=cfg.sources_prefix,
+                                          pay_page=self._pay_page_link(services.config))
         # Passive mode's notes are said before the user is known: WeChat's language unless the operator set them.
         locale = texts.locale_for(None, WECHAT_LOCALE)
         # One answer at a time per user, across workers (the lease outlives no crashed worker by long), or in memory.
@@ -54,6 +55,17 @@ class WeChatChannel:
         self.delivery = CustomerServiceDelivery(api, outbox, self.window.part_bytes)
         self.inbox = WeChatInbox(inbox, answer=self._answer, spawn=self._spawn,
                                  user_turn=lambda openid: self._locks.hold(_lock_key(openid)))
+
+    @staticmethod
+    def _pay_page_link(config):
+        """/buy answers with a link to the order's pay page when WeChat Pay is on (the page lives in adapters/http)."""
+        if not config.payments.wechatpay.enabled:
+            return None
+        from functools import partial
+
+        from adapters.http.web.pay import pay_link
+
+        return partial(pay_link, config.server.public_url)
 
     async def handle(self, cb: Callback) -> str:
         """The HTTP answer for one verified callback: "success", "", or a passive reply XML."""

@@ -6,15 +6,13 @@ from core.commands_results import PaymentToShow
 from core.i18n import Texts
 
 
-def payment_prompt(payment: PaymentToShow, texts: Texts, locale: str, public_url: str | None = None) -> str:
-    """The order, its price and where to pay it, in the user's language. With `public_url` (server.public_url)
-    the answer is the absolute link to the pay page (/web/pay/{order}), which a phone can open inside WeChat
-    (JSAPI) or show as a QR on a desktop; without it, the code_url."""
+def payment_prompt(payment: PaymentToShow, texts: Texts, locale: str, page_link: str | None = None) -> str:
+    """The order, its price and where to pay it, in the user's language. With `page_link` the answer is the
+    absolute link to the order's pay page, which a phone opens inside WeChat (JSAPI) and a desktop shows as a QR;
+    without it, the code_url."""
     order = payment.order
-    if public_url:
-        from adapters.http.web.pay import pay_link
-
+    if page_link:
         return texts.get("buy.pay_link", locale, order=order.id, product=order.product_name, price=str(order.price),
-                         currency=order.currency, url=pay_link(public_url, order.id))
+                         currency=order.currency, url=page_link)
     return texts.get("buy.pay_wechat", locale, order=order.id, product=order.product_name, price=str(order.price),
                      currency=order.currency, url=payment.url or "")

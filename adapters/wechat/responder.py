@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Mapping
+from typing import Callable, Mapping
 
 from adapters.wechat.codec import Callback
 from adapters.wechat.payment_prompt import payment_prompt
@@ -13,7 +13,7 @@ from core.accounts import AccountService
 from core.chat import ChatEngine
 from core.commands import CommandService
 from core.commands_account import login_prompt
-from core.commands_results import WECHAT_NATIVE, CommandContext, CommandResult
+from core.commands_results import WECHAT_NATIVE, WECHAT_PAY_PAGE, CommandContext, CommandResult
 from core.commands_text import as_plain_text
 from core.domain import Identity, InboundMessage, User
 from core.errors import DomainError
@@ -42,8 +42,12 @@ def chat_key_of(openid: str) -> str:
 class WeChatResponder:
     def __init__(self, *, engine: ChatEngine, accounts: AccountService, qr_login: QrLoginService,
                  commands: CommandService, texts: Texts, choices: EphemeralStore, menu: Mapping[str, str],
-                 aliases: Mapping[str, str], welcome: str = "", sources_prefix: str = ""):
+                 aliases: Mapping[str, str], welcome: str = "", sources_prefix: str = "",
+                 pay_page: Callable[[str], str] | None = None):
         self._engine = engine
+        # An order's absolute pay page link (server.public_url + /web/pay/ID) when WeChat Pay is on: a phone cannot
+        # scan a weixin:// code shown on its own screen, but it can open a link inside WeChat and pay there (JSAPI).
+        self._pay_page = pay_page
         self._accounts = accounts
         self._qr_login = qr_login
         self._commands = commands
@@ -71,7 +75,7 @@ class WeChatResponder:
 
     def _context(self, user: User, openid: str, locale: str) -> CommandContext:
         return CommandContext(user=user, chat_key=chat_key_of(openid), channel=CHANNEL, locale=locale,
-                              payments=(WECHAT_NATIVE,), menu=WECHAT_MENU)
+                              payments=(WECHAT_PAY_PAGE,) if self._pay_page else (WECHAT_NATIVE,), menu=WECHAT_MENU)
 
     async def _respond(self, cb: Callback) -> str:
         if cb.kind == "event":
@@ -112,6 +116,8 @@ class WeChatResponder:
         openid = ctx.chat_key.removeprefix(f"{CHANNEL}:")
         if result.choices:
             await self._choices.put(CHOICES, openid, json.dumps([c.id for c in result.choices]), CHOICES_TTL)
+        if result.payment is not None and self._pay_page and result.payment.method == WECHAT_PAY_PAGE.method:
+            return payment_prompt(result.payment, self._texts, locale, self._pay_page(result.payment.order.id))
         if result.payment is not None and result.payment.url is not None:
             return payment_prompt(result.payment, self._texts, locale)
         return as_plain_text(result, self._texts, locale, numbered=True)

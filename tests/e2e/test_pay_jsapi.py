@@ -74,3 +74,37 @@ async def test_jsapi_for_a_user_without_wechat_is_refused_and_opens_nothing(worl
                              json={"payment_method": "wechat_jsapi", "openid": "o-someone-elses"}) as r:
             assert r.status == 409 and (await r.json())["error"]["reason"] == "wechat_sign_in_required"
         assert world.pay.prepays(out_trade_no(order["id"])) == 0
+
+
+async def test_buy_in_the_wechat_chat_links_to_the_pay_page_which_pays_by_jsapi(world) -> None:
+    """The money path on a phone: /buy in the chat answers a link (a weixin:// code cannot be scanned from the
+    screen showing it); opened inside WeChat it signs the chat's user in by OAuth and pays by JSAPI."""
+    import re
+
+    chat = client_for(world.running, world.wx)
+    await chat.post(chat.text("o-bob", "/buy starter"))
+    offer = (await world.wx.wait_sent("o-bob", 1))[0]
+    public = world.services.config.server.public_url.rstrip("/")
+    link = re.search(r"(https?://\S+/web/pay/(\S+))", offer)
+    assert link is not None and "weixin://" not in offer, offer
+    assert link.group(1).startswith(public + "/web/pay/")    # absolute, on server.public_url
+    order_id = link.group(2)
+    assert world.pay.prepays(out_trade_no(order_id)) == 0     # nothing is opened until the page asks
+
+    world.wx.oauth_openid = "o-bob"
+    browser = Browser(world.base_url, WECHAT_UA)
+    try:
+        status, html, _ = await browser.get(f"/web/pay/{order_id}")
+        assert status == 200 and 'data-method="wechat_jsapi"' in html, html
+        status, answer = await browser.api("POST", f"/orders/{order_id}/pay", browser.csrf(html),
+                                           {"payment_method": "wechat_jsapi"})
+        assert status == 200 and verify_pay_sign(world.keys, answer["jsapi"]), answer
+        trade = world.pay.trades[out_trade_no(order_id)]
+        assert trade.body["payer"] == {"openid": "o-bob"}
+        assert (await world.pay.pay(trade.out_trade_no)).status == 204
+        bob = await world.services.accounts.ensure_user(Identity("wechat", "o-bob"))
+        assert bob.balance == GRANT + TOKENS
+        notice = (await world.wx.wait_sent("o-bob", 2))[1]
+        assert f"{TOKENS:,}" in notice
+    finally:
+        await browser.close()
