@@ -2,25 +2,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
 
 from bot.config import AppConfig
 from bot.wiring import Services, open_services
-from core.chat import ReplyDelta, ReplyFinished
+from core.commands import CommandService
+from core.commands_parse import ParsedCommand
+from core.commands_results import WECHAT_NATIVE, CommandContext, CommandResult
+from core.commands_text import as_plain_text
 from core.domain import Identity, InboundMessage, User
 from core.errors import DomainError
+from core.i18n import Texts
+from core.reply_stream import ReplyDone, ReplyFailed, ReplyGrew, follow_reply
 
-HELP = ("Commands: /new (fresh conversation), /role NAME, /roles, /balance, /buy [PRODUCT] (pay by WeChat Pay), "
-        "/paid (check the last payment), /help, /quit")
-HELP_NO_PAYMENT = "Commands: /new (fresh conversation), /role NAME, /roles, /balance, /help, /quit"
-NO_PAYMENT = "Buying needs WeChat Pay, which is not configured (payments.wechatpay), so nothing can be bought here."
-WECHAT_PAY = "wechat_native"
-
-
-def help_text(services: Services) -> str:
-    """The command list; /buy and /paid only when a payment method works here."""
-    return HELP if WECHAT_PAY in services.orders.providers else HELP_NO_PAYMENT
+CHANNEL = "cli"
+# What /help lists in the terminal (/quit leaves); /buy and /paid only while WeChat Pay is on.
+TERMINAL_MENU = ("help", "new", "role", "roles", "balance", "buy", "paid", "link", "lang", "model")
+QUIT = ("/quit", "/exit")
 
 
 async def resolve_user(services: Services, ref: str) -> User:
@@ -64,75 +64,66 @@ def _payment_hooks(config: AppConfig) -> list:
 
 
 async def chat(config: AppConfig, name: str) -> int:
+    """The engine and the command layer from a terminal, in i18n.default_locale (or the user's /lang)."""
     async with open_services(config, hooks=_payment_hooks(config)) as services:
-        user = await services.accounts.ensure_user(Identity("cli", name), name)
-        chat_key = f"cli:{user.id}"
-        print(f"Chatting as {user.name} (balance {user.balance}). {help_text(services)}")
+        user = await services.accounts.ensure_user(Identity(CHANNEL, name), name)
+        terminal = Terminal(services.commands, services.texts)
+        print(services.texts.get("cli.chatting_as", terminal.locale(user), name=user.name, balance=user.balance))
         while (line := await _read_line("you> ")) is not None:
             text = line.strip()
             if not text:
                 continue
-            if text in ("/quit", "/exit"):
+            if text in QUIT:
                 break
-            try:
-                if text.startswith("/"):
-                    print(await _command(services, user.id, chat_key, text))
-                    continue
-                await _stream(services, InboundMessage(user.id, text, chat_key=chat_key))
-            except DomainError as e:
-                print(f"[{e.reason}] {e.message}")
+            user = await services.accounts.get(user.id)   # /lang and /link change who and which language
+            command = services.commands.parse(text)
+            if command is not None:
+                print(await terminal.run(user, command))
+                continue
+            await terminal.answer(services, InboundMessage(user.id, text, chat_key=f"{CHANNEL}:{user.id}"),
+                                  terminal.locale(user))
         return 0
 
 
-async def _stream(services: Services, inbound: InboundMessage) -> None:
-    print("bot> ", end="", flush=True)
-    async for event in services.engine.reply(inbound):
-        if isinstance(event, ReplyDelta):
-            print(event.text, end="", flush=True)
-        elif isinstance(event, ReplyFinished):
-            print(f"\n   ({event.message.usage.total_tokens} tokens, cost {event.message.cost})")
+class Terminal:
+    """Shows command results and answers as terminal text; a WeChat Pay code_url is drawn as a QR code."""
 
+    def __init__(self, commands: CommandService, texts: Texts):
+        self._commands = commands
+        self._texts = texts
 
-async def _command(services: Services, user_id: str, chat_key: str, text: str) -> str:
-    name, _, arg = text.partition(" ")
-    if name == "/new":
-        await services.conversations.start_new_chat(user_id, chat_key)
-        return "Started a new conversation."
-    if name == "/roles":
-        return "\n".join(f"{r.name}: {r.description}" for r in await services.conversations.roles()) or "No roles."
-    if name == "/role":
-        await services.conversations.set_chat_role(user_id, chat_key, arg.strip())
-        return f"Role set to {arg.strip()}; a new conversation starts."
-    if name == "/buy":
-        return await _buy(services, user_id, arg.strip())
-    if name == "/paid":
-        return await _paid(services, user_id)
-    if name == "/balance":
-        user = await services.accounts.get(user_id)
-        return f"Balance: {user.balance} tokens ({user.available} available)."
-    return help_text(services)
+    def locale(self, user: User) -> str:
+        return self._texts.locale_for(user.locale)
 
+    async def run(self, user: User, command: ParsedCommand) -> str:
+        ctx = CommandContext(user=user, chat_key=f"{CHANNEL}:{user.id}", channel=CHANNEL, locale=self.locale(user),
+                             display_name=user.name, payments=(WECHAT_NATIVE,), menu=TERMINAL_MENU)
+        return self.show(await self._commands.run(ctx, command), ctx.locale)
 
-async def _buy(services: Services, user_id: str, product_id: str) -> str:
-    """Order a product and pay with WeChat Pay Native: the QR code is drawn right here in the terminal."""
-    if WECHAT_PAY not in services.orders.providers:  # said before any order exists: none is left unpaid
-        return NO_PAYMENT
-    if not product_id:
-        return "\n".join([f"{p.id}: {p.name}, {p.price} {p.currency}, {p.tokens} tokens"
-                          for p in await services.orders.products()] + ["Buy one with /buy PRODUCT."])
-    from adapters.wechatpay.qr import terminal_text
+    def show(self, result: CommandResult, locale: str) -> str:
+        locale = result.locale or locale
+        payment = result.payment
+        if payment is not None and payment.url:
+            from adapters.wechatpay.qr import terminal_text
 
-    order = await services.orders.create(user_id, product_id)
-    order = await services.orders.pay(user_id, order.id, WECHAT_PAY)
-    return (f"{terminal_text(order.payment_ref or '')}Scan with WeChat to pay {order.price} {order.currency} "
-            f"for {order.product_name} (order {order.id}, {order.payment_ref}). Then type /paid.")
+            order = payment.order
+            return (terminal_text(payment.url) + payment.url + "\n" +
+                    self._texts.get("buy.pay_scan", locale, price=str(order.price), currency=order.currency,
+                                    product=order.product_name, order=order.id))
+        return as_plain_text(result, self._texts, locale)
 
-
-async def _paid(services: Services, user_id: str) -> str:
-    page = await services.orders.list(user_id, "paying", 1, None)
-    if not page.items:
-        return "No payment is waiting; /buy starts one."
-    order = await services.orders.check_payment(page.items[0])
-    if order.status == "paid":
-        return f"Paid: {order.tokens} tokens credited, balance {(await services.accounts.get(user_id)).balance}."
-    return f"Order {order.id} is {order.status}; not paid yet."
+    async def answer(self, services: Services, inbound: InboundMessage, locale: str) -> None:
+        print("bot> ", end="", flush=True)
+        async with contextlib.aclosing(follow_reply(services.engine.reply(inbound))) as updates:
+            async for update in updates:
+                if isinstance(update, ReplyGrew):
+                    print(update.delta, end="", flush=True)
+                elif isinstance(update, ReplyDone):
+                    if update.sources is not None:
+                        print("\n" + self._texts.render(update.sources, locale), end="")
+                    print("\n   " + self._texts.get("reply.usage", locale, tokens=update.usage.total_tokens,
+                                                    cost=update.message.cost))
+                elif isinstance(update, ReplyFailed):
+                    # The user's words, then the engine's own sentence for the operator at the keyboard.
+                    print(("\n" if update.partial else "") + self._texts.render(update.error, locale))
+                    print(f"   [{update.reason}] {update.detail}")

@@ -12,7 +12,7 @@ Cancelling the reader's task stops the model; the engine stores and charges what
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncIterator, Sequence, Union
 
 from core.chat import ReplyDelta, ReplyEvent, ReplyFinished, ReplyStarted
@@ -24,6 +24,7 @@ from core.i18n_errors import FAILED, error_text
 log = logging.getLogger(__name__)
 
 SOURCES_SHOWN = 3
+UNEXPECTED = "The answer failed; you were not charged."
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ReplyOpened:
     conversation_id: str
     model: str
     citations: tuple[Citation, ...] = ()
+    question_id: str = ""   # the stored question (its attachments are filed under it)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,9 @@ class ReplyFailed:
     detail: str        # the engine's own sentence (logs, the HTTP API's `message`)
     partial: str = ""
     message_id: str | None = None   # set when the question was stored (the failed answer is stored too)
+    # The engine's error itself (None for an unexpected failure): an HTTP adapter raises it for its own error
+    # body and headers (a limit's Retry-After).
+    cause: DomainError | None = field(default=None, compare=False, repr=False)
 
     @property
     def started(self) -> bool:
@@ -117,7 +122,8 @@ async def follow_reply(events: AsyncIterator[ReplyEvent]) -> AsyncIterator[Reply
         done: ReplyDone | None = None
         async for event in events:
             if isinstance(event, ReplyStarted):
-                opened = ReplyOpened(event.message_id, event.conversation.id, event.model, tuple(event.citations))
+                opened = ReplyOpened(event.message_id, event.conversation.id, event.model, tuple(event.citations),
+                                     event.user_message.id)
                 yield opened
             elif isinstance(event, ReplyDelta):
                 parts.append(event.text)
@@ -128,9 +134,9 @@ async def follow_reply(events: AsyncIterator[ReplyEvent]) -> AsyncIterator[Reply
                                   parts, opened, Text.of("reply.ended_early"))
     except DomainError as e:
         outcome = _failed(e, parts, opened, error_text(e))
-    except Exception as e:  # noqa: BLE001 - a bug must not leave the user without an answer
+    except Exception:  # noqa: BLE001 - a bug must not leave the user without an answer (its words stay in the log)
         log.exception("an answer failed")
-        outcome = ReplyFailed(FAILED, "internal_error", 500, str(e), "".join(parts),
+        outcome = ReplyFailed(FAILED, "internal_error", 500, UNEXPECTED, "".join(parts),
                               opened.message_id if opened else None)
     finally:
         aclose = getattr(events, "aclose", None)
@@ -141,7 +147,7 @@ async def follow_reply(events: AsyncIterator[ReplyEvent]) -> AsyncIterator[Reply
 
 def _failed(error: DomainError, parts: list[str], opened: ReplyOpened | None, text: Text) -> ReplyFailed:
     return ReplyFailed(text, error.reason, error.status, error.message, "".join(parts),
-                       opened.message_id if opened else None)
+                       opened.message_id if opened else None, error)
 
 
 async def collect_reply(events: AsyncIterator[ReplyEvent]) -> ReplyDone | ReplyFailed:

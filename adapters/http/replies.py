@@ -13,9 +13,9 @@ from adapters.http.errors import correlation_id
 from adapters.http.schemas import DeltaOut, ErrorOut, MessageIn, MessageOut
 from adapters.http.streams import SSE_HEADERS, ReplyStreams
 from adapters.http.tokens import services_of
-from core.chat import ReplyFinished, ReplyStarted
 from core.domain import InboundMessage
-from core.errors import InvalidRequest, NotFound, UpstreamError
+from core.errors import DomainError, InvalidRequest, NotFound
+from core.reply_stream import ReplyDone, ReplyFailed, ReplyOpened, follow_reply
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +41,27 @@ async def post_message(call: Call) -> MessageOut | web.StreamResponse:
                              model=body.model, metadata={"channel": "api"})
     # Attachments: images as parts, audio transcribed (and charged), documents indexed (adapters/http/attachments.py).
     inbound, prepared = await prepare_message(call, inbound, body.attachment_ids)
-    events = services.engine.reply(inbound)
-    # The first event comes after the quota hold: a refusal is still an ordinary JSON error (402).
-    first = await anext(events)
-    if prepared is not None and isinstance(first, ReplyStarted):
-        await services.files.attach(first.user_message.id, prepared.file_ids)
-    if wants_stream(call.request, body):
+    updates = follow_reply(services.engine.reply(inbound))
+    # The first update comes after the quota hold: a refusal is still an ordinary JSON error (402).
+    first = await anext(updates)
+    if prepared is not None and isinstance(first, ReplyOpened):
+        await services.files.attach(first.question_id, prepared.file_ids)
+    if wants_stream(call.request, body) and isinstance(first, ReplyOpened):
         streams: ReplyStreams = services.extras[STREAMS]
-        await streams.start(first, call.user_id, events, correlation_id(call.request))
+        await streams.start(first, call.user_id, updates, correlation_id(call.request))
         return await streams.relay(call.request, first.message_id, 0, _keepalive(call.request))
-    answer = first.message if isinstance(first, ReplyFinished) else None
-    async for event in events:  # consumed to the end, so the engine's after-reply work runs
-        if isinstance(event, ReplyFinished):
-            answer = event.message
-    if answer is None:
-        raise UpstreamError("The model ended without an answer; you were not charged.")
-    return MessageOut.of(answer)
+    outcome = first
+    async for update in updates:  # read to the end, so the engine's after-reply work runs
+        outcome = update
+    if isinstance(outcome, ReplyFailed):
+        raise failure(outcome)
+    assert isinstance(outcome, ReplyDone)
+    return MessageOut.of(outcome.message)
+
+
+def failure(failed: ReplyFailed) -> DomainError:
+    """A failed answer as the error the middleware renders (the contract's body, a limit's Retry-After)."""
+    return failed.cause or DomainError(failed.detail, reason=failed.reason, status=failed.status)
 
 
 class ResumeQuery(BaseModel):

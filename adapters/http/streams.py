@@ -13,9 +13,8 @@ from adapters.coordination.ports import Stops
 from adapters.coordination.streams import MemoryEventLog, RedisEventLog, StreamEvent
 from adapters.http.errors import correlation_id, error_body
 from adapters.http.schemas import DeltaOut, MessageOut
-from core.chat import ReplyDelta, ReplyEvent, ReplyFinished, ReplyStarted
 from core.domain import Message
-from core.errors import DomainError, UpstreamError
+from core.reply_stream import UNEXPECTED, ReplyDone, ReplyFailed, ReplyGrew, ReplyOpened, ReplyUpdate
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +59,14 @@ class ReplyStreams:
     def __len__(self) -> int:
         return len(self._runs)
 
-    async def start(self, started: ReplyStarted, user_id: str, events: AsyncIterator[ReplyEvent], cid: str) -> None:
-        """Begin producing a reply whose ReplyStarted was already taken from `events`."""
-        mid = started.message_id
-        meta = {"conversation_id": started.conversation.id, "user_id": user_id}
+    async def start(self, opened: ReplyOpened, user_id: str, updates: AsyncIterator[ReplyUpdate], cid: str) -> None:
+        """Begin producing a reply (core.reply_stream.follow_reply) whose ReplyOpened was already taken."""
+        mid = opened.message_id
+        meta = {"conversation_id": opened.conversation_id, "user_id": user_id}
         self.local.open(mid, meta)
         await self._mirror("open", lambda s: s.open(mid, meta))
         run = self._runs[mid] = _Run(mid)
-        run.task = asyncio.get_running_loop().create_task(self._produce(run, events, cid), name=f"reply {mid}")
+        run.task = asyncio.get_running_loop().create_task(self._produce(run, updates, cid), name=f"reply {mid}")
         forget = self._stops.register(STOP_SCOPE, mid, user_id, run.task.cancel) if self._stops is not None \
             else (lambda: None)
 
@@ -103,15 +102,15 @@ class ReplyStreams:
         run.last_id = self.local.append(run.message_id, name, text)
         await self._mirror(name, lambda s: s.append(run.message_id, run.last_id, name, text))
 
-    async def _produce(self, run: _Run, events: AsyncIterator[ReplyEvent], cid: str) -> None:
+    async def _produce(self, run: _Run, updates: AsyncIterator[ReplyUpdate], cid: str) -> None:
         try:
-            async for event in events:
-                if isinstance(event, ReplyDelta):
-                    await self._emit(run, "delta", DeltaOut(content=event.text).model_dump(mode="json"))
-                elif isinstance(event, ReplyFinished):
-                    await self._emit(run, "done", MessageOut.of(event.message).model_dump(mode="json"))
-        except DomainError as e:
-            await self._emit(run, "error", error_body(cid, e.status, e.reason, e.message))
+            async for update in updates:
+                if isinstance(update, ReplyGrew):
+                    await self._emit(run, "delta", DeltaOut(content=update.delta).model_dump(mode="json"))
+                elif isinstance(update, ReplyDone):
+                    await self._emit(run, "done", MessageOut.of(update.message).model_dump(mode="json"))
+                elif isinstance(update, ReplyFailed):   # the contract's error body, the engine's own sentence
+                    await self._emit(run, "error", error_body(cid, update.status, update.reason, update.detail))
         except asyncio.CancelledError:
             # Nobody came back for it: the engine stored what was generated as 'cancelled'; say so to late readers.
             message = await asyncio.shield(self._fetch(run.message_id))
@@ -120,12 +119,11 @@ class ReplyStreams:
             raise
         except Exception:
             log.exception("reply stream failed")
-            e = UpstreamError("The answer failed; you were not charged.")
-            await self._emit(run, "error", error_body(cid, e.status, e.reason, e.message))
+            await self._emit(run, "error", error_body(cid, 500, "internal_error", UNEXPECTED))
         finally:
             self.local.end(run.message_id)
             await asyncio.shield(self._mirror("end", lambda s: s.end(run.message_id, run.last_id + 1)))
-            await events.aclose()
+            await updates.aclose()  # type: ignore[attr-defined]
 
     async def relay(self, request: web.Request, message_id: str, after: int, keepalive: float) -> web.StreamResponse:
         """Write the reply's events after id `after` as SSE until it ends or the client goes away."""

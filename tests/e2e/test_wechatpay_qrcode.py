@@ -91,8 +91,8 @@ async def test_bot_chat_buy_draws_the_qr_and_paid_credits(tmp_path: Path) -> Non
             env={**os.environ, "PYTHONIOENCODING": "utf-8"})
         try:
             proc.stdin.write(b"/buy\n/buy starter\n")
-            out = await _read_until(proc.stdout, "Then type /paid.")
-            assert "starter: Starter pack, 9.90 CNY, 5000 tokens" in out
+            out = await _read_until(proc.stdout, "Then send /paid.")
+            assert "starter: Starter pack — 9.90 CNY, 5,000 tokens" in out
             (no, trade), = fake.trades.items()
             assert "(order " in out and trade.code_url in out
             drawn = [line.removeprefix("you> ") for line in out.splitlines() if set(line) & set("▀▄█")]
@@ -106,4 +106,4 @@ async def test_bot_chat_buy_draws_the_qr_and_paid_credits(tmp_path: Path) -> Non
                 proc.kill()
                 await proc.wait()
     assert proc.returncode == 0, err.decode()
-    assert f"Paid: {TOKENS} tokens credited, balance {GRANT + TOKENS}." in rest.decode()
+    assert f"Paid: {TOKENS:,} tokens credited, balance {GRANT + TOKENS:,}." in rest.decode()
