@@ -46,9 +46,14 @@ async def ref_tree(ref: str) -> AsyncIterator[tuple[Path, str]]:
 async def trees(s: Settings) -> AsyncIterator[dict[str, Path | None]]:
     """{"working tree": None, "ref <commit>": path}: the trees a section measures side by side. Without the ref
     (not in this clone), the working tree alone, with a note."""
+    checkout = ref_tree(s.ref)
     try:
-        async with ref_tree(s.ref) as (path, commit):
-            yield {"working tree": None, f"ref {commit}": path}
+        path, commit = await checkout.__aenter__()
     except RuntimeError as e:
         s.notes.append(f"the git ref {s.ref} could not be checked out ({e}); measured the working tree only")
         yield {"working tree": None}
+        return
+    try:
+        yield {"working tree": None, f"ref {commit}": path}
+    finally:
+        await checkout.__aexit__(None, None, None)

@@ -43,7 +43,7 @@ def settings_from(args: argparse.Namespace, workdir: Path) -> Settings:
         s = replace(s, databases=tuple(args.databases.split(",")))
     if args.duration is not None:
         s = replace(s, duration=args.duration, level_duration=args.duration, channel_duration=args.duration,
-                    profile_seconds=max(1.0, args.duration))
+                    profile_seconds=max(1.0, args.duration), idle_seconds=args.duration)
     for name in ("warmup", "users", "conversations", "ref", "rounds", "ack_users"):
         if getattr(args, name) is not None:
             s = replace(s, **{name: getattr(args, name)})

@@ -31,3 +31,30 @@ def test_bench_overhead_section_runs_at_minimal_size(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "## Targets" in report and "| sqlite |" in report
     assert "Platform p50 ≤ 1.5 × baseline p50" in report
+
+
+def test_bench_measures_the_working_tree_beside_a_git_ref(tmp_path: Path) -> None:
+    """pace and idle run the same measurement on the code of a ref checked out under /tmp (here HEAD), and the
+    worktree is gone afterwards."""
+    out = tmp_path / "results"
+    before = _worktrees()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--sections", "pace,idle", "--duration", "2", "--users", "2",
+         "--rounds", "1", "--ref", "HEAD", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sections = json.loads((out / "results.json").read_text())["sections"]
+    pace, idle = sections["pace"]["by_tree"], sections["idle"]["by_tree"]
+    assert set(pace) == set(idle) and len(pace) == 2 and "working tree" in pace
+    for tree in pace.values():
+        assert tree["answers"] > 0 and tree["cpu_ms_per_answer"] > 0
+        assert all(run["completed"] > 0 for run in tree["runs"])
+    assert all(tree["cpu_ms_per_s"] >= 0 for tree in idle.values())
+    assert _worktrees() == before
+    report = (out / "report.md").read_text()
+    assert "CPU per streamed Telegram answer, default pace" in report and "## 7. Idle CPU" in report
+
+
+def _worktrees() -> set[str]:
+    listing = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+    return {line.split(" ", 1)[1] for line in listing.stdout.splitlines() if line.startswith("worktree ")}
