@@ -24,7 +24,7 @@ test: $(STAMP)
 
 # Benchmarks (not tests): writes bench/results/report.md and results.json. BENCH_ARGS=--quick for a short run.
 $(VENV)/.bench-installed: $(STAMP) pyproject.toml
-	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	$(VENV)/bin/pip install -q -e '.[dev,bench,fast]'
 	touch $@
 
 bench: $(VENV)/.bench-installed
