@@ -192,7 +192,7 @@ class ConversationDetailOut(ConversationOut):
 
 
 class MessageIn(Body):
-    content: str = Field("", max_length=32000, description="required unless an audio attachment says it")
+    content: str = Field(max_length=32000, description="may be empty when an audio attachment says it")
     model: str | None = Field(None, max_length=100)
     stream: bool = False
     attachment_ids: list[Annotated[str, Field(max_length=36)]] = Field(

@@ -18,6 +18,7 @@ from core.chat import ChatEngine
 from core.domain import InboundMessage
 from core.i18n import Text, Texts
 from core.i18n_errors import FAILED
+from core.media import MediaService
 from core.reply_stream import ReplyDone, ReplyFailed, ReplyGrew, ReplyOpened, follow_reply
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Answerer:
         self._sender = sender
         self._texts = texts
         self._intervals = (private_interval, group_interval)
+        self.media: MediaService | None = None   # photos' files become image parts (set by the channel)
 
     async def __call__(self, job: ChatJob, lane: Lane) -> None:
         locale = self._texts.default_locale
@@ -41,8 +43,9 @@ class Answerer:
             log.exception("could not load the Telegram user %s", job.user_id)
             await self._end(None, job, self._texts.render(FAILED, locale))
             return
+        images = await self._images(user.id, job)
         inbound = InboundMessage(user.id, job.text, chat_key=chat_key(job.chat_id),
-                                 request_key=f"telegram:{job.chat_id}:{job.message_id}")
+                                 request_key=f"telegram:{job.chat_id}:{job.message_id}", images=images)
         view = ReplyView(self._sender, job.chat_id, self._intervals[job.in_group],
                          reply_to=job.message_id if job.in_group else None, thread_id=job.thread_id,
                          on_gone=lambda: lane.reply.cancel() if lane.reply else None,
@@ -62,6 +65,17 @@ class Answerer:
                 await asyncio.shield(view.finish(self._note("reply.stopped", locale)))
             raise
         await self._conclude(reply, view, job, locale)
+
+    async def _images(self, user_id: str, job: ChatJob) -> tuple:
+        """The job's photos as image parts; the stored files are then deleted (Telegram keeps the pictures, and
+        the parts are in memory for this answer), so they never count against storage for long."""
+        if not job.file_ids or self.media is None:
+            return ()
+        try:
+            return await self.media.files.image_parts(user_id, job.file_ids)
+        finally:
+            for file_id in job.file_ids:
+                await self.media.files.delete(user_id, file_id)
 
     async def _consume(self, inbound: InboundMessage, view: ReplyView) -> ReplyDone | ReplyFailed:
         outcome: ReplyDone | ReplyFailed | None = None

@@ -71,15 +71,17 @@ class TelegramChannel:
         sender = TelegramSender(self.bot, pacing=services.coordination.pacing())
         users = TelegramUsers(services.accounts, texts)
         self._speaker = speaker = Speaker(sender, users, texts)
-        self.lanes = ChatLanes(Answerer(services.engine, users, sender, texts, tg.edit_interval_private,
-                                        tg.edit_interval_group), services.coordination)
+        self._answerer = Answerer(services.engine, users, sender, texts, tg.edit_interval_private,
+                                  tg.edit_interval_group)
+        self.lanes = ChatLanes(self._answerer, services.coordination)
         stars_token = config.payments.telegram.provider_token
         checkout = StarsCheckout(services.orders, services.accounts, services.ephemeral, users, speaker, texts,
                                  stars_token)
         runner = CommandRunner(commands, texts, users, speaker, self.lanes, checkout, self.bot)
         self.stars_provider = StarsProvider(sender, services.accounts, texts, stars_token)
         self.notify_paid = paid_listener(services.accounts, sender, texts)
-        self.application.add_handlers([*TelegramMessages(runner, speaker, self.lanes, self.bot).handlers(),
+        self.application.add_handlers([*self._media_handlers(services, users, speaker),
+                                       *TelegramMessages(runner, speaker, self.lanes, self.bot).handlers(),
                                        *checkout.handlers(),
                                        Buttons(runner, services.conversations, users, sender, texts).handler()])
         self.application.add_error_handler(self._on_error)
@@ -88,6 +90,18 @@ class TelegramChannel:
         self._task: asyncio.Task | None = None
         self._offset: int | None = None
         self._fetching = False
+
+    def _media_handlers(self, services: Services, users: TelegramUsers, speaker: Speaker) -> list:
+        """Photos, voice and documents (adapters/telegram/media.py), before the answer that only text is read."""
+        from adapters.telegram.media import TelegramMedia
+        from bot.media import MEDIA
+
+        media = services.extras.get(MEDIA)
+        if media is None:
+            return []
+        self._answerer.media = media
+        return TelegramMedia(media, services.catalog, services.conversations, users, speaker, self.lanes,
+                             self._texts).handlers()
 
     @property
     def webhook_url(self) -> str:

@@ -28,6 +28,7 @@ class ChatJob:
     thread_id: int | None = None
     update_id: int = 0
     language_code: str | None = None   # the sender's Telegram language: what they read unless they chose with /lang
+    file_ids: tuple[str, ...] = ()     # stored images shown to the model with the text (adapters/telegram/media.py)
 
     @property
     def in_group(self) -> bool:

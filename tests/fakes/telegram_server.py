@@ -20,6 +20,7 @@ from typing import Any, Callable
 from aiohttp import ClientSession, web
 
 from tests.fakes.telegram_entities import EntityError, html_to_text, utf16_len
+from tests.fakes.telegram_files import FileSide
 from tests.fakes.telegram_state import ApiError, Call, FakeMessage
 from tests.fakes.telegram_stars import StarsApi
 from tests.fakes.telegram_users import UserSide
@@ -33,7 +34,7 @@ _STRINGS = {"text", "parse_mode", "title", "description", "payload", "provider_t
             "telegram_payment_charge_id", "start_parameter", "language_code"}
 
 
-class FakeTelegram(UserSide, StarsApi):
+class FakeTelegram(UserSide, StarsApi, FileSide):
     def __init__(self, token: str = "123:ABC", username: str = "test_bot"):
         self.token = token
         self.me = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "Test Bot", "username": username,
@@ -63,6 +64,7 @@ class FakeTelegram(UserSide, StarsApi):
         self._http: ClientSession | None = None
         self.base_url = ""
         super().__init__()
+        FileSide.__init__(self)   # photos, voice and documents people send; getFile and downloads
 
     @property
     def api_base_url(self) -> str:
@@ -73,6 +75,7 @@ class FakeTelegram(UserSide, StarsApi):
     async def __aenter__(self) -> "FakeTelegram":
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner, self.base_url = await serve_local(app, shutdown_timeout=0.5, handler_cancellation=True)
         self._http = ClientSession()
         return self
