@@ -2,7 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check-config clean bench migrate migrations
+.PHONY: run test check-config clean bench migrate migrations ffmpeg-check
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -12,14 +12,21 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip check
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) ffmpeg-check
 	mkdir -p data
 	$(VENV)/bin/bot run --config config.yaml
 
 check-config: $(STAMP)
 	$(VENV)/bin/bot check-config --config config.yaml
 
-test: $(STAMP)
+# Voice messages need Debian's ffmpeg and ffprobe (AMR/Speex conversion, durations); .ci/run installs them.
+ffmpeg-check:
+	@command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || { \
+	  echo "ffmpeg/ffprobe not found: voice messages will be refused and the media tests fail."; \
+	  echo "Install Debian's ffmpeg: sudo apt-get install -y ffmpeg"; \
+	  if [ -n "$$CI" ]; then exit 1; fi; }
+
+test: $(STAMP) ffmpeg-check
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (not tests): writes bench/results/report.md and results.json. BENCH_ARGS=--quick for a short run.
