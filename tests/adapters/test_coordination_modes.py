@@ -107,3 +107,59 @@ async def test_in_one_process_a_pause_moves_the_slot_and_a_sleeper_sleeps_once_m
     later = asyncio.create_task(pacing.turn("other", 1.0))   # other keys were never held back
     await later
     assert ticks.asked == [1.0, 4.0]
+
+
+def _burn(cpu_seconds: float) -> None:
+    end = time.thread_time() + cpu_seconds
+    while time.thread_time() < end:
+        pass
+
+
+async def test_answers_wait_for_a_slot_while_the_loop_is_busy_and_start_in_order_as_it_frees() -> None:
+    from adapters.coordination.slots import ReplySlots
+
+    slots = ReplySlots(floor=1, max_lag=0.004, recheck=0.01)
+    busy = asyncio.Event()
+    busy.set()
+
+    async def hog() -> None:            # every loop turn costs 10 ms of CPU while `busy` is set
+        while busy.is_set():
+            _burn(0.01)
+            await asyncio.sleep(0)
+
+    entered: list[str] = []
+    release = {name: asyncio.Event() for name in ("first", "second", "third")}
+
+    async def answer(name: str) -> None:
+        async with slots.slot():
+            entered.append(name)
+            await release[name].wait()
+
+    hogging = asyncio.create_task(hog())
+    first = asyncio.create_task(answer("first"))
+    while entered != ["first"]:                       # the floor lets one in whatever the loop's state
+        await asyncio.sleep(0)
+    second, third = asyncio.create_task(answer("second")), asyncio.create_task(answer("third"))
+    while slots.waiting() < 2:
+        await asyncio.sleep(0)
+    for _ in range(20):                                # many busy turns: nobody else gets in
+        await asyncio.sleep(0)
+    assert entered == ["first"] and slots.running == 1
+    release["first"].set()
+    await first
+    while entered != ["first", "second"]:              # a freed slot goes to the first in line
+        await asyncio.sleep(0)
+    assert slots.waiting() == 1
+    busy.clear()                                       # the loop has room again: the next starts beside it
+    await hogging
+    await asyncio.wait_for(_until(lambda: entered == ["first", "second", "third"]), 10)
+    assert slots.running == 2
+    release["second"].set()
+    release["third"].set()
+    await asyncio.gather(second, third)
+    assert slots.running == 0 and slots.waiting() == 0
+
+
+async def _until(check) -> None:
+    while not check():
+        await asyncio.sleep(0.005)
