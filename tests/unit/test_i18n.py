@@ -39,18 +39,31 @@ def test_no_text_is_left_empty_or_untranslated() -> None:
     assert latin_only == []
 
 
-def _keys_named_in_core() -> set[str]:
-    """Every literal key given to Text.of / Text(...) / texts.get / CommandResult.say in core/."""
+def _keys_named_in(paths) -> set[str]:
+    """Every literal key given to Text.of / Text(...) / texts.get / CommandResult.say in these files."""
     found = set()
-    for path in CORE.rglob("*.py"):
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            args = node.args[1:2] if name in ("say", "get") else node.args[:1]
+            args = node.args[:2] if name in ("say", "get") else node.args[:1]   # say(command, KEY), get(KEY, loc)
             if name in ("of", "Text", "say", "get"):
-                found |= {c for a in args for c in _literals(a) if "." in c}
+                found |= {c for a in args for c in _literals(a) if "." in c and " " not in c}
     return found
+
+
+def _keys_named_in_core() -> set[str]:
+    return _keys_named_in(CORE.rglob("*.py"))
+
+
+def test_every_key_the_chat_channels_name_is_in_the_catalogues() -> None:
+    root = CORE.parent
+    paths = [*root.joinpath("adapters", "telegram").glob("*.py"), *root.joinpath("adapters", "wechat").glob("*.py"),
+             root / "bot" / "terminal.py"]
+    named = _keys_named_in(paths)
+    assert {"chat.text_only", "payment.received", "wechat.pending", "reply.undelivered"} <= named  # the scan works
+    assert sorted(named - set(CATALOGUES["en"])) == []
 
 
 def _literals(node: ast.expr) -> list[str]:
