@@ -90,6 +90,9 @@ class SecurityConfig(Strict):
     admin_api_keys: list[str] = Field(default_factory=list)
     token_secret: str = ""
     token_ttl: int = Field(86400, ge=60)
+    # Encrypts the API keys stored in the database (users' own keys, providers added over the API), through
+    # HKDF; empty: token_secret is used. Changing it makes the stored keys unreadable (they must be saved again).
+    encryption_secret: str = ""
     admin_session_seconds: int = Field(3600, ge=1)   # the /admin console asks for the key again after this
     oauth_providers: list[OAuthProviderConfig] = Field(default_factory=list)
 
@@ -147,10 +150,6 @@ class BreakerConfig(Strict):
     cooldown_seconds: float = Field(30.0, ge=0)
 
 
-class LLMConfig(Strict):
-    default_model: str = "gpt-4o-mini"
-    providers: list[ProviderConfig] = Field(default_factory=list)
-    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
 class SpeechConfig(Strict):
     """Voice to text through a provider's OpenAI-compatible /audio/transcriptions (docs/media.md)."""
 
@@ -159,6 +158,10 @@ class SpeechConfig(Strict):
     weight_per_second: float = Field(1.0, ge=0)     # tokens charged per second of audio
 
 
+class LLMConfig(Strict):
+    default_model: str = "gpt-4o-mini"
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     # The model that answers a message with images when the chosen model has no `vision`; unset: refused.
     vision_model: str | None = None
     # {MODEL: ["PROVIDER/MODEL", ...]}: where a model's replies go, in order, when its provider fails before
@@ -169,10 +172,6 @@ class SpeechConfig(Strict):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     # Replies made with a user's own key (/api/v1/me/llm-keys) cost this many tokens per token used; 0: free.
     byok_fee_weight: float = Field(0.0, ge=0)
-
-    @model_validator(mode="after")
-    def _fallbacks_known(self) -> "LLMConfig":
-        names = {m.name for p in self.providers for m in p.models}
     # Voice notes and audio attachments are transcribed by this provider's model; unset: voice is refused.
     speech: SpeechConfig | None = None
 
@@ -181,6 +180,10 @@ class SpeechConfig(Strict):
         if self.speech and self.speech.provider not in {p.name for p in self.providers}:
             raise ValueError(f"speech.provider {self.speech.provider!r} is not configured under llm.providers")
         return self
+
+    @model_validator(mode="after")
+    def _fallbacks_known(self) -> "LLMConfig":
+        names = {m.name for p in self.providers for m in p.models}
         providers = {p.name for p in self.providers}
         for model, targets in self.fallbacks.items():
             if self.providers and model not in names:
@@ -230,10 +233,28 @@ class RoleConfig(Strict):
     model: str | None = None  # the model its conversations use unless one is chosen (a listed model)
 
 
+class AllowanceConfig(Strict):
+    """A free allowance that renews (UTC days, ISO weeks) and is spent before purchased tokens."""
+
+    tokens: int = Field(ge=1)
+    every: Literal["day", "week"] = "day"
+
+
+class RateLimitConfig(Strict):
+    """At most `messages` per user per minute or hour; `exempt`: operators' accounts (user ids or
+    CHANNEL:EXTERNAL_ID, e.g. telegram:12345), never limited."""
+
+    messages: int = Field(ge=1)
+    per: Literal["minute", "hour"] = "minute"
+    exempt: list[str] = Field(default_factory=list)
+
+
 class QuotaConfig(Strict):
     signup_grant: int = Field(20000, ge=0)
     hold_ttl_seconds: int = Field(600, ge=10)      # the longest a hold lives, renewals included
     hold_lease_seconds: float = Field(20, ge=1)     # a live reply renews its hold; a dead worker's lapses after this
+    allowance: AllowanceConfig | None = None        # unset: no free allowance (only signup_grant)
+    rate_limit: RateLimitConfig | None = None       # unset: no limit on how fast one user sends
 
 
 class ProductConfig(Strict):
@@ -413,12 +434,6 @@ class MediaConfig(Strict):
     """Stored files (uploads, fetched images, voice, documents): where their bytes live and what is accepted."""
 
     folder: str = "data/media"
-
-
-class AppConfig(Strict):
-    server: ServerConfig = Field(default_factory=ServerConfig)
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
-    redis: RedisConfig = Field(default_factory=RedisConfig)
     max_image_mb: float = Field(10, gt=0)
     max_audio_mb: float = Field(25, gt=0)            # OpenAI's /audio/transcriptions takes up to 25 MB
     max_audio_seconds: int = Field(600, ge=1)        # a longer voice note is refused, nothing charged
@@ -430,6 +445,12 @@ class AppConfig(Strict):
     ffprobe: str = "ffprobe"                         # reads an audio file's format and duration
     convert_timeout_seconds: float = Field(60, gt=0)
     document_wait_seconds: float = Field(60, ge=0)   # an attached document is indexed before the answer, this long
+
+
+class AppConfig(Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)

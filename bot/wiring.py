@@ -25,6 +25,7 @@ from adapters.storage.redis_store import RedisEphemeralStore
 from adapters.storage.users import TortoiseUsers
 from adapters.http.web.links import sign_in_url
 from bot.background import Periodic
+from bot.llm_wiring import REFRESH_SECONDS, refresh_providers, wire_limits, wire_llm
 from bot.config import AppConfig
 from core.accounts import AccountService
 from core.catalog import ModelCatalog
@@ -37,6 +38,9 @@ from core.domain import ModelSpec, Product, Role
 from core.limits import FailureLimiter
 from core.login import QrLoginService
 from core.model_choice import ModelChoiceService
+from core.own_keys import OwnKeyService
+from core.providers import ProviderRegistry
+from core.usage_limits import UsageLimits
 from core.orders import OrderService
 from core.ports import ChatModel, EphemeralStore, TokenCounter
 from core.quota import QuotaLedger
@@ -95,6 +99,11 @@ class Services:
     llm: FailoverChatModel | None = None
     # The models a user may pick and the one each chat uses (GET /models, /model).
     models: ModelChoiceService | None = None
+    # Model providers (config.yaml's and those added over the API) and the keys users bring (bot/llm_wiring.py).
+    providers: ProviderRegistry | None = None
+    own_keys: OwnKeyService | None = None
+    # The free allowance and the message rate limit, as /me and /balance show them.
+    limits: UsageLimits | None = None
     # /web: one-time sign-in links to the web pages (absolute, on server.public_url).
     sign_in: SignInLinkService | None = None
     # The operator's side (bot/admin_wiring.py): blocked users, the audit log, AdminService, reports, health.
@@ -163,9 +172,9 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
                         ephemeral, Periodic(), qr_login, metrics, texts, commands)
     services.failures = failures
     services.llm = llm
-    services.models = ModelChoiceService(catalog, repos.conversations, repos.roles, llm.table.provider_of,
-                                         own_key_weight=config.llm.byok_fee_weight)
     services.models = model_choice
+    wire_llm(services)
+    wire_limits(services)
     services.sign_in = sign_in
     from bot.admin_wiring import add_admin_services
 
@@ -191,10 +200,10 @@ ServiceHook = Callable[[Services], Awaitable[None]]
 def default_hooks(config: AppConfig) -> list[ServiceHook]:
     """Hooks every entry point runs (server, `bot chat`, `bot ingest`): the knowledge base."""
     from bot.knowledge import knowledge_hook
+    from bot.media import media_hook
 
     return [knowledge_hook, media_hook]   # media after knowledge: documents sent in chats become resources
 
-    from bot.media import media_hook
 
 @contextlib.asynccontextmanager
 async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = None,
@@ -214,11 +223,13 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
                              configured_products(config))
         for hook in [*default_hooks(config), *(hooks or ())]:
             await hook(services)
+        await refresh_providers(services)  # the providers added over the API answer from the start
         if background:
             # A dead worker's holds are freed soon after their lease lapses, by whichever worker sweeps first.
             sweep = min(30.0, services.quota.lease_seconds / 2)
             services.periodic.every(sweep, services.quota.release_expired, "release expired quota holds")
             services.periodic.every(60, services.orders.sweep, "order payment sweep")
+            services.periodic.every(REFRESH_SECONDS, services.providers.refresh, "refresh model providers")
             services.periodic.every(300, services.ephemeral.purge_expired, "purge expired keys")  # type: ignore[attr-defined]
         yield services
     finally:

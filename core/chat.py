@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
@@ -73,6 +74,12 @@ class ChatEngine:
         self._settings = settings
         self._summarizer = summarizer
         self.retriever = retriever
+        # Users' own provider keys (core.own_keys.OwnKeyService, set in wiring): a reply their key answers is
+        # priced at `own_key_weight` per token (llm.byok_fee_weight; 0: not charged).
+        self.own_keys = None
+        self.own_key_weight = 0.0
+        # How fast one user may send (core.rate_limit.MessageRateLimit, set in wiring): RateLimited past it.
+        self.rate_limit = None
         # Blocked users are refused here, before anything is held or stored (set in wiring).
         self.access: AccessGuard | None = None
         self._background: set[asyncio.Task] = set()
@@ -85,6 +92,8 @@ class ChatEngine:
         what was generated and stores the partial reply with status 'cancelled'."""
         if self.access is not None:
             await self.access.check(inbound.user_id)
+        if self.rate_limit is not None:
+            await self.rate_limit.check(inbound.user_id)
         text = inbound.text.strip()
         if not text:
             raise InvalidRequest("The message is empty.")
@@ -97,6 +106,9 @@ class ChatEngine:
         spec = self._catalog.get(inbound.model or await self._chosen_model(conversation))
         if inbound.images:
             spec = self._catalog.for_images(spec)
+        own_key = self.own_keys is not None and await self.own_keys.covers(inbound.user_id, spec.name)
+        if own_key:
+            spec = dataclasses.replace(spec, input_weight=self.own_key_weight, output_weight=self.own_key_weight)
         passages = await self._passages(inbound.user_id, conversation, text)
         prompt = await self._prompt(conversation, passages, text, inbound.instruction)
         prompt_tokens = prompt.prompt_tokens + IMAGE_TOKENS * len(inbound.images)
@@ -118,6 +130,7 @@ class ChatEngine:
             raise
         run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages),
                    inbound.images)
+        run.own_key = own_key
         started = ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
         async for event in run.stream(inbound.user_id, max_tokens, started):
             if isinstance(event, ReplyFinished) and not conversation.title and event.message.status == "complete":
@@ -206,9 +219,11 @@ class _Run:
         self.citations = citations
         self.parts: list[str] = []
         self.usage: Usage | None = None
+        self.own_key = False  # answered with the user's own key (never another key, never a fallback)
 
     async def stream(self, user_id: str, max_tokens: int, started: ReplyStarted) -> AsyncIterator[ReplyEvent]:
-        request = ModelRequest(self.spec.name, self.prompt.turns, max_tokens, self.images)
+        request = ModelRequest(self.spec.name, self.prompt.turns, max_tokens, self.images, user_id=user_id,
+                               own_key=self.own_key)
         # The hold is a lease: renewed while this reply runs, so only a dead worker's hold lapses.
         self.lease = self.e._quota.lease(self.hold)
         try:
@@ -263,7 +278,9 @@ class _Run:
     async def _finish(self, user_id: str, status: str, note: str = "") -> Message:
         self.lease.stop()
         usage = self._measured_usage()
-        entry = await self.e._quota.settle(self.hold, self.spec, usage, self.message_id)
+        # The ledger shows a reply made with the user's own key by its ref.
+        ref = f"own_key:{self.message_id}" if self.own_key else None
+        entry = await self.e._quota.settle(self.hold, self.spec, usage, self.message_id, ref=ref)
         cost = -entry.amount if entry is not None else 0
         message = await self.e._messages.add(
             id=self.message_id, conversation_id=self.conversation.id, user_id=user_id, role="assistant",

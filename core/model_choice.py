@@ -43,7 +43,7 @@ class ModelChoiceService:
         self._conversations = conversations
         self._roles = roles
         self._provider_of = provider_of
-        self._own_key = own_key
+        self.own_key_check = own_key  # set in wiring once own keys exist
         self._own_key_weight = own_key_weight
 
     async def options(self, user_id: str | None = None) -> list[ModelOption]:
@@ -51,7 +51,7 @@ class ModelChoiceService:
         out = []
         for spec in self._catalog.specs():
             provider = self._provider_of(spec.name) or ""
-            own = bool(user_id and provider and self._own_key and await self._own_key(user_id, provider))
+            own = bool(user_id and provider and self.own_key_check and await self.own_key_check(user_id, provider))
             weights = (self._own_key_weight, self._own_key_weight) if own else (spec.input_weight, spec.output_weight)
             out.append(ModelOption(spec.name, provider, *weights, spec.vision, spec.context_window,
                                    spec.max_output_tokens, own))

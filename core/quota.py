@@ -43,6 +43,8 @@ class QuotaLedger:
         self._lease = min(timedelta(seconds=hold_lease_seconds), self._ttl)
         self._clock = clock
         self._renewers: set[asyncio.Task] = set()
+        # The free allowance (core.allowance.Allowance, set in wiring): renewed before a hold, so it is spent first.
+        self.allowance = None
 
     @property
     def lease_seconds(self) -> float:
@@ -51,6 +53,8 @@ class QuotaLedger:
     async def hold(self, user_id: str, spec: ModelSpec, prompt_tokens: int, key: str) -> Hold:
         """Reserve the worst-case cost of one reply, or raise QuotaExceeded (and nothing is held)."""
         amount = worst_case_cost(spec, prompt_tokens)
+        if self.allowance is not None:
+            await self.allowance.renew(user_id)
         now = self._clock()
         hold = await self._ledger.try_hold(user_id, amount, key, now + self._lease)
         if hold is None:
@@ -88,9 +92,11 @@ class QuotaLedger:
         lease.task.add_done_callback(self._renewers.discard)
         return lease
 
-    async def settle(self, hold: Hold, spec: ModelSpec, usage: Usage, message_id: str) -> LedgerEntry | None:
+    async def settle(self, hold: Hold, spec: ModelSpec, usage: Usage, message_id: str,
+                     ref: str | None = None) -> LedgerEntry | None:
         """Charge the real cost of a reply (once per message) and free its hold."""
-        return await self._ledger.settle(hold, cost_of(spec, usage), key=f"usage:{message_id}", ref=message_id)
+        return await self._ledger.settle(hold, cost_of(spec, usage), key=f"usage:{message_id}",
+                                         ref=ref or message_id)
 
     async def release(self, hold: Hold) -> None:
         await self._ledger.release(hold.id)

@@ -6,7 +6,8 @@ from aiohttp import web
 from adapters.http.auth import client_bucket
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.schemas import (
-    ApiKeyOut, LedgerEntryOut, ListQuery, MeOut, NewUser, NewUserOut, PageOut, TokenOut, TokenRequest,
+    AllowanceOut, ApiKeyOut, LedgerEntryOut, ListQuery, MeOut, NewUser, NewUserOut, PageOut, RateLimitOut, TokenOut,
+    TokenRequest,
 )
 from adapters.http.tokens import api_keys, services_of, signer
 from core.auth import TokenSigner
@@ -53,7 +54,19 @@ async def create_user(call: Call) -> NewUserOut:
 
 
 async def me(call: Call) -> MeOut:
-    return MeOut.of(await services_of(call.request).accounts.get(call.user_id))
+    services = services_of(call.request)
+    limits = services.limits
+    if limits is not None:
+        await limits.renew(call.user_id)
+    user = await services.accounts.get(call.user_id)
+    out = MeOut.of(user)
+    if limits is not None:
+        summary = await limits.summary(user)
+        if summary.allowance:
+            out.allowance = AllowanceOut(**summary.allowance.__dict__)
+        if summary.rate_limit:
+            out.rate_limit = RateLimitOut(**summary.rate_limit.__dict__)
+    return out
 
 
 async def ledger(call: Call) -> PageOut[LedgerEntryOut]:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.http import accounts, attachments, catalog, conversations, models, oauth, openapi, orders, replies
+from adapters.http import (
+    accounts, attachments, catalog, conversations, llm_keys, llm_providers, models, oauth, openapi, orders, replies,
+)
 from adapters.http.auth import CREDENTIAL_RESOLVER
 from adapters.http.tokens import add_credential_services, resolve_credentials
 from bot.config import AppConfig
@@ -23,5 +25,7 @@ def install(app: web.Application, config: AppConfig) -> None:
     attachments.install(app, PREFIX)
     catalog.install(app, PREFIX)
     models.install(app, PREFIX)
+    llm_providers.install(app, PREFIX)
+    llm_keys.install(app, PREFIX)
     orders.install(app, PREFIX)
     openapi.install(app, PREFIX)

@@ -76,6 +76,21 @@ class StorageOut(Out):
     limit_bytes: int
 
 
+class AllowanceOut(Out):
+    tokens: int = Field(description="The free allowance granted every period (quota.allowance).")
+    every: Literal["day", "week"]
+    left: int = Field(description="What is left of this period's allowance; it is spent before purchased tokens.")
+    renews_at: Timestamp
+
+
+class RateLimitOut(Out):
+    messages: int = Field(description="Messages allowed per window (quota.rate_limit).")
+    per: Literal["minute", "hour"]
+    used: int = Field(description="Messages sent in the current window.")
+    resets_in_seconds: int
+    exempt: bool = Field(description="An operator's account: never limited.")
+
+
 class MeOut(Out):
     id: str
     name: str
@@ -84,6 +99,8 @@ class MeOut(Out):
     storage: StorageOut
     identities: list[IdentityOut]
     created_at: Timestamp
+    allowance: AllowanceOut | None = Field(None, description="null: no free allowance is configured.")
+    rate_limit: RateLimitOut | None = Field(None, description="null: no rate limit is configured.")
 
     @classmethod
     def of(cls, u: User) -> "MeOut":
