@@ -40,13 +40,15 @@ def _channels(console) -> list[Check]:
         found.append(Check("wechat", "ok" if "wechat" in services.extras else "down",
                            config.wechat.reply_mode + (f"; {console.t('admin.health.last_error')}: {why}" if why else "")))
     pay = services.config.payments
-    for name, on in (("wechatpay", pay.wechatpay.enabled), ("telegram_stars", pay.telegram.enabled)):
-        method_on = any(m.startswith(name.split("_")[0]) for m in services.orders.providers)
+    # Stars need the Telegram channel too; a way to pay is up when its provider is registered with the orders.
+    for name, on, prefix in (("wechatpay", pay.wechatpay.enabled, "wechat_"),
+                             ("telegram_stars", pay.telegram.enabled and config.telegram.enabled, "telegram_stars")):
         if not on:
             found.append(Check(name, "off", console.t("admin.health.disabled")))
-        else:
-            why = _last_error(services, "adapters.wechatpay" if name == "wechatpay" else "adapters.telegram.stars")
-            found.append(Check(name, "ok" if method_on else "down", why))
+            continue
+        methods = sorted(m for m in services.orders.providers if m.startswith(prefix))
+        why = _last_error(services, "adapters.wechatpay" if name == "wechatpay" else "adapters.telegram.stars")
+        found.append(Check(name, "ok" if methods else "down", ", ".join(methods) + (f"; {why}" if why else "")))
     return found
 
 

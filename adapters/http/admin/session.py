@@ -40,7 +40,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     key = matching_key(request, form.get("key", "").strip())
     if key is None:
         await limiter.fail(bucket)
-        return render(page, "admin_login.html", status=401, next=_next(form.get("next")),
+        # The form again with a plain "refused" (200: a browser treats the page as a page, not a failed load).
+        return render(page, "admin_login.html", next=_next(form.get("next")),
                       error=page.t("admin.login.refused"))
     sessions = sessions_of(request)
     session = await sessions.sign_in(request, "")       # a NEW session id: one planted before is worthless
