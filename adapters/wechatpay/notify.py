@@ -117,4 +117,4 @@ class PaymentNotifyHandler:
                   "in the merchant platform", txn.get("transaction_id"), order_id, problem)
         if self._metrics is not None:
             self._metrics.errors.labels("wechatpay", "payment_mismatch").inc()
-        return NotifyAnswer.ignored(problem, "mismatch")
+        return NotifyAnswer.ignored(f"{problem} (transaction {txn.get('transaction_id')}, order {order_id})", "mismatch")

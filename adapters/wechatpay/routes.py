@@ -18,6 +18,10 @@ async def notify(request: web.Request) -> web.Response:
     body = await request.read()
     with urgent():   # WeChat Pay waits for this answer: settle the order before any queued work takes a turn
         answer = await gateway.notify.handle(request.headers, body)
+    if answer.outcome in ("mismatch", "ignored") and answer.body:
+        # Signed by WeChat Pay, yet not credited: the console lists it under payments needing attention.
+        await request.app[SERVICES].admin.record("wechatpay", f"payment.{'mismatch' if answer.outcome == 'mismatch' else 'unmatched'}",
+                                                  "wechatpay:notify", None, {"problem": answer.body.get("message", "")})
     if answer.body is None:
         return web.Response(status=answer.status)
     return web.json_response(answer.body, status=answer.status)
