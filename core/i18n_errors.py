@@ -12,7 +12,13 @@ KNOWN_REASONS = frozenset({
 })
 
 
+# Reasons whose text names the model provider (the error's `provider`): a user's own key failed.
+PROVIDER_REASONS = frozenset({"own_key_rejected", "own_key_missing"})
+
+
 def error_text(error: DomainError) -> Text:
+    if error.reason in PROVIDER_REASONS:
+        return Text.of(f"error.{error.reason}", provider=getattr(error, "provider", "") or "?")
     if error.reason in KNOWN_REASONS:
         return Text.of(f"error.{error.reason}")
     if error.status >= 500:

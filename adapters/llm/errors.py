@@ -60,9 +60,10 @@ def request_failed(provider: str, exc: openai.OpenAIError, *, own_key: bool = Fa
         status = exc.status_code
         if status in (401, 403):
             if own_key:
-                return mark(UpstreamError(f"The model provider {provider} rejected your own API key (HTTP {status}); "
-                                          "check or replace it in your keys.", reason="own_key_rejected",
-                                          status=502), "request")
+                error = UpstreamError(f"The model provider {provider} rejected your own API key (HTTP {status}); "
+                                      "check or replace it in your keys.", reason="own_key_rejected", status=502)
+                error.provider = provider  # type: ignore[attr-defined]  # named in the chat's text
+                return mark(error, "request")
             log.error("model provider %s rejected the API key (HTTP %s)", provider, status)
             return mark(UpstreamError(f"The model provider {provider} rejected the API key; ask the operator to "
                                       "check it.", reason="upstream_unauthorized", status=502), "provider")

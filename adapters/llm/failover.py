@@ -149,8 +149,10 @@ class FailoverChatModel:
             raise InvalidRequest(f"Unknown model {request.model!r}.", reason="unknown_model")
         key = await self.own_keys(request.user_id or "", provider) if self.own_keys else None
         if not key:
-            raise mark(UpstreamError(f"Your own API key for the model provider {provider} is gone; add it again "
-                                     "or choose another model.", reason="own_key_missing", status=502), "request")
+            error = UpstreamError(f"Your own API key for the model provider {provider} is gone; add it again "
+                                  "or choose another model.", reason="own_key_missing", status=502)
+            error.provider = provider  # type: ignore[attr-defined]  # named in the chat's text
+            raise mark(error, "request")
         # A user's key has its own health: a private breaker, never the provider's shared one.
         async for chunk in self._attempts(provider, request, None, CircuitBreaker(threshold=10 ** 9), key):
             yield chunk
