@@ -14,7 +14,7 @@ from adapters.llm.failover import FailoverChatModel, RetryPolicy
 from adapters.llm.instrumented import InstrumentedChatModel
 from adapters.llm.openai_chat import OpenAIChatModel
 from adapters.metrics import Metrics
-from adapters.llm.tokens import TiktokenCounter
+from adapters.llm.token_counter import TiktokenCounter
 from adapters.storage import db
 from adapters.storage.chats import TortoiseConversations, TortoiseMessages
 from adapters.storage.commerce import TortoiseOrders, TortoiseProducts, TortoiseRoles

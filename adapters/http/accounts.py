@@ -9,7 +9,7 @@ from adapters.http.schemas import (
     AllowanceOut, ApiKeyOut, LedgerEntryOut, ListQuery, MeOut, NewUser, NewUserOut, PageOut, RateLimitOut, TokenOut,
     TokenRequest,
 )
-from adapters.http.tokens import api_keys, services_of, signer
+from adapters.http.credentials import api_keys, services_of, signer
 from core.auth import TokenSigner
 from core.errors import InvalidRequest
 

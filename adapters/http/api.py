@@ -4,10 +4,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.http import (
-    accounts, attachments, catalog, conversations, llm_keys, llm_providers, models, oauth, openapi, orders, replies,
+    accounts, attachments, conversations, llm_keys, llm_providers, messages, models, oauth, openapi, orders,
+    roles_products,
 )
 from adapters.http.auth import CREDENTIAL_RESOLVER
-from adapters.http.tokens import add_credential_services, resolve_credentials
+from adapters.http.credentials import add_credential_services, resolve_credentials
 from bot.config import AppConfig
 
 PREFIX = "/api/v1"
@@ -21,9 +22,9 @@ def install(app: web.Application, config: AppConfig) -> None:
     accounts.install(app, PREFIX)
     oauth.install(app, PREFIX, config)
     conversations.install(app, PREFIX)
-    replies.install(app, PREFIX)
+    messages.install(app, PREFIX)
     attachments.install(app, PREFIX)
-    catalog.install(app, PREFIX)
+    roles_products.install(app, PREFIX)
     models.install(app, PREFIX)
     llm_providers.install(app, PREFIX)
     llm_keys.install(app, PREFIX)

@@ -1,5 +1,5 @@
 """POST /api/v1/attachments (a multipart image, audio or document), GET /messages/{mid}/attachments, and what
-posting a message with `attachment_ids` does with them (adapters/http/replies.py calls `prepare_message`)."""
+posting a message with `attachment_ids` does with them (adapters/http/messages.py calls `prepare_message`)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -11,7 +11,7 @@ from pydantic import Field
 
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.schemas import Out, Timestamp
-from adapters.http.tokens import services_of
+from adapters.http.credentials import services_of
 from core import media_errors
 from core.domain import InboundMessage
 from core.errors import InvalidRequest, QuotaExceeded

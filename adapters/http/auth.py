@@ -80,7 +80,7 @@ async def authenticate(request: web.Request) -> Principal | None:
     """The caller, or None when the request carries no credentials. Bad credentials raise Unauthorized.
 
     Admin keys come from `security.admin_api_keys`. User API keys and bearer tokens are resolved by
-    the HTTP API's token service (adapters/http/tokens.py) once it is installed."""
+    the HTTP API's token service (adapters/http/credentials.py) once it is installed."""
     key = request.headers.get("X-API-Key")
     if key and _is_admin_key(request, key):
         return Principal(None, is_admin=True)

@@ -7,7 +7,7 @@ from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.schemas import (
     ConversationDetailOut, ConversationIn, ConversationOut, FeedbackIn, ListQuery, MessageOut, PageOut,
 )
-from adapters.http.tokens import services_of
+from adapters.http.credentials import services_of
 from core.errors import InvalidRequest, NotFound
 
 DETAIL_MESSAGES = 100

@@ -12,7 +12,7 @@ from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.errors import correlation_id
 from adapters.http.schemas import DeltaOut, ErrorOut, MessageIn, MessageOut
 from adapters.http.streams import SSE_HEADERS, ReplyStreams
-from adapters.http.tokens import services_of
+from adapters.http.credentials import services_of
 from core.domain import InboundMessage
 from core.errors import DomainError, InvalidRequest, NotFound
 from core.reply_stream import ReplyDone, ReplyFailed, ReplyOpened, follow_reply

@@ -11,7 +11,7 @@ from adapters.http.auth import client_bucket
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.oauth_client import OAuthClient
 from adapters.http.schemas import Out, TokenOut
-from adapters.http.tokens import services_of, signer
+from adapters.http.credentials import services_of, signer
 from bot.config import AppConfig
 from core.auth import TokenSigner
 from core.domain import Identity

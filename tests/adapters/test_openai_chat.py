@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from adapters.llm.openai_chat import OpenAIChatModel, Provider
-from adapters.llm.tokens import TiktokenCounter
+from adapters.llm.token_counter import TiktokenCounter
 from core.domain import ChatTurn, Usage
 from core.errors import InvalidRequest, UpstreamError
 from core.ports import ModelRequest, TextDelta, UsageReport
@@ -289,7 +289,7 @@ def test_token_counter_counts_chinese_and_chat_overhead():
 
 def test_token_counter_falls_back_to_an_estimate_and_warns_once(caplog):
     counter = TiktokenCounter("no_such_encoding")
-    with caplog.at_level(logging.WARNING, logger="adapters.llm.tokens"):
+    with caplog.at_level(logging.WARNING, logger="adapters.llm.token_counter"):
         assert counter.count("hello world, hello world") > 0
         assert counter.count("你好") == 2
     assert len([r for r in caplog.records if "unavailable" in r.message]) == 1

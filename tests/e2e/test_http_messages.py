@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from adapters.http.replies import SSE_KEEPALIVE
+from adapters.http.messages import SSE_KEEPALIVE
 from tests.conftest import make_config
 from tests.e2e.http_native import PREFIX, assert_error, serve, sse_events
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.http.tokens import API_KEYS
+from adapters.http.credentials import API_KEYS
 from adapters.http.web.base import Page, open_page, page_handler, redirect, render
 
 MB = 1024 * 1024
