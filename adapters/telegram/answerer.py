@@ -10,7 +10,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from adapters.telegram.lanes import ChatJob, Lane
-from adapters.telegram.render import buy_keyboard, feedback_keyboard
+from adapters.telegram.results import buy_keyboard, feedback_keyboard
 from adapters.telegram.sender import TelegramSender
 from adapters.telegram.streaming import ReplyView
 from adapters.telegram.users import TelegramUsers, chat_key

@@ -9,7 +9,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from adapters.telegram.commands import CommandRunner
-from adapters.telegram.render import BUY_MENU, result_text
+from adapters.telegram.results import BUY_MENU, result_text
 from adapters.telegram.sender import TelegramSender
 from adapters.telegram.users import TelegramUsers
 from core.commands_parse import ParsedCommand

@@ -11,7 +11,7 @@ from telegram import User as TelegramUser
 from telegram.ext import BaseHandler, ContextTypes, MessageHandler, filters
 
 from adapters.telegram.lanes import ChatJob, ChatLanes
-from adapters.telegram.render import result_keyboard, result_text
+from adapters.telegram.results import result_keyboard, result_text
 from adapters.telegram.speaker import Speaker
 from adapters.telegram.users import CHANNEL, TelegramUsers, chat_key
 from core.commands import CommandService
