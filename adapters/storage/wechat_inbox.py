@@ -76,6 +76,10 @@ class TortoiseWeChatInbox:
         return bool(await WeChatInboxRow.filter(id=row_id, claimed_by=self.worker, status=ANSWERING).update(
             status=DONE, claimed_by=None))
 
+    async def unfinished(self) -> bool:
+        """Some message is still being answered (by any worker, or by one that stopped and whose lease runs)."""
+        return await WeChatInboxRow.filter(status=ANSWERING).exists()
+
     def _orphans(self, now: datetime):
         return WeChatInboxRow.filter(status=ANSWERING, lease_until__lt=now, attempts__lt=self._max_attempts)
 

@@ -82,10 +82,16 @@ class WeChatChannel:
     def start_sweeping(self, periodic) -> None:
         """Renew this worker's leases and answer messages a stopped worker left: now, then every lease/3."""
         if not self.passive:
-            self._spawn(self.inbox.sweep(), activity=False)
+            self._spawn(self._first_sweep(), activity=False)
             lease = self.inbox.repo.lease.total_seconds()
             periodic.every(lease / 3, self.inbox.sweep, "answer WeChat messages left by a stopped worker",
                            when=lambda: self.services.coordination.shared or self.active_within(2 * lease))
+
+    async def _first_sweep(self) -> None:
+        await self.inbox.sweep()
+        if await self.inbox.repo.unfinished():
+            # A stopped run's messages may still be under its lease: sweep on until they are claimed here.
+            self._last_active = asyncio.get_running_loop().time()
 
     async def _answer(self, cb: Callback) -> None:
         """Make and push one answer; the caller holds the user's turn. Answers start as the loop has room
