@@ -30,15 +30,17 @@ def install(app: web.Application, config) -> None:
         services.extras["wechat_queries"] = SeenQueries(services.ephemeral, cfg.app_id,
                                                         cfg.timestamp_tolerance_seconds)
         services.metrics.track_queue("wechat_answers", channel.in_progress)
-        owed = {"parts": 0}
+        owed = {"parts": 0, "counted": 0}
 
         async def count_owed() -> None:
             owed["parts"] = await channel.outbox.total()
+            owed["counted"] += 1
 
         services.metrics.track_queue("wechat_pending", lambda: owed["parts"])
         # Refreshed in the background: a scrape never waits on the database.
         services.periodic.every(15, count_owed, "count WeChat answers owed",
-                                when=lambda: services.coordination.shared or channel.active_within(60))
+                                when=lambda: services.coordination.shared or not owed["counted"]
+                                or channel.active_within(60))
         services.orders.paid_listeners.append(channel.notify_paid)
         channel.start_sweeping(services.periodic)
         services.closers.append(channel.close)
