@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.config_dify import DifyConfig  # noqa: F401 - the `dify:` section, kept in its own module
+from adapters.http.dify.settings import DifyConfig  # noqa: F401 - the `dify:` section, owned by its adapter
+from adapters.http.oauth_settings import OAuthProviderConfig  # security.oauth_providers[]
 
 
 class Strict(BaseModel):
@@ -70,20 +71,6 @@ class DatabaseConfig(Strict):
 class RedisConfig(Strict):
     url: str | None = None
     key_prefix: str = "bot:"
-
-
-class OAuthProviderConfig(Strict):
-    """A generic OAuth2 (authorization code) login provider."""
-
-    name: str = Field(pattern=r"^[a-z0-9_-]{1,26}$")
-    client_id: str
-    client_secret: str = ""
-    authorize_url: str
-    token_url: str
-    userinfo_url: str
-    scope: str = ""
-    id_field: str = "id"
-    name_field: str = "name"
 
 
 class SecurityConfig(Strict):

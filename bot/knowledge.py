@@ -22,7 +22,6 @@ from core.retrieval import KnowledgeRetriever
 
 log = logging.getLogger(__name__)
 
-KNOWLEDGE = "knowledge"      # the name under Services.extras
 STALE_SECONDS = 15 * 60      # an ingestion untouched this long was interrupted by a restart
 
 
@@ -69,7 +68,7 @@ async def knowledge_hook(services) -> None:
     retriever = KnowledgeRetriever(resources=resources, index=index, embedder=embedder, mode=rag.mode,
                                    min_similarity=rag.min_similarity)
     services.engine.retriever = retriever
-    services.extras[KNOWLEDGE] = Knowledge(service, retriever, index, embedder, fetcher)
+    services.knowledge = Knowledge(service, retriever, index, embedder, fetcher)
     services.closers.append(service.close)
     close = getattr(embedder, "close", None)
     if close is not None:
@@ -77,7 +76,7 @@ async def knowledge_hook(services) -> None:
 
 
 def knowledge_of(services) -> Knowledge:
-    return services.extras[KNOWLEDGE]
+    return services.knowledge
 
 
 # --- bot ingest --------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from core.speech import SpeechService, SpeechSettings
 
 log = logging.getLogger(__name__)
 
-MEDIA = "media"   # the MediaService under Services.extras
 MB = 1024 * 1024
 
 
@@ -27,8 +26,6 @@ def build_transcriber(config: AppConfig) -> OpenAITranscriber | None:
 
 async def media_hook(services) -> None:
     """A ServiceHook (after the knowledge base's): files, speech and documents for every channel."""
-    from bot.knowledge import KNOWLEDGE
-
     config: AppConfig = services.config
     m = config.media
     tools = FfmpegAudio(m.ffmpeg, m.ffprobe, m.convert_timeout_seconds, m.max_audio_seconds)
@@ -40,15 +37,15 @@ async def media_hook(services) -> None:
                         "(apt-get install -y ffmpeg)")
     weight = config.llm.speech.weight_per_second if config.llm.speech else 0.0
     speech = SpeechService(transcriber, tools, services.quota, SpeechSettings(weight, m.max_audio_seconds))
-    knowledge = services.extras.get(KNOWLEDGE)
+    knowledge = services.knowledge
     limits = MediaLimits(image_bytes=int(m.max_image_mb * MB), audio_bytes=int(m.max_audio_mb * MB),
                          audio_seconds=m.max_audio_seconds, document_bytes=int(m.max_document_mb * MB),
                          kinds=frozenset(m.allowed_kinds), document_wait_seconds=m.document_wait_seconds)
-    services.extras[MEDIA] = MediaService(
+    services.media = MediaService(
         files=services.files, speech=speech, extractor=DocumentExtractor(),
         conversations=services.repos.conversations, messages=services.repos.messages, limits=limits,
         knowledge=knowledge.service if knowledge is not None else None)
 
 
 def media_of(services) -> MediaService:
-    return services.extras[MEDIA]
+    return services.media

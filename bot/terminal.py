@@ -58,9 +58,9 @@ async def _read_line(prompt: str) -> str | None:
 def _payment_hooks(config: AppConfig) -> list:
     if not config.payments.wechatpay.enabled:
         return []
-    from adapters.wechatpay.gateway import service_hook
+    from bot.payments_wiring import wechatpay_hook
 
-    return [service_hook(config)]
+    return [wechatpay_hook(config)]
 
 
 async def chat(config: AppConfig, name: str) -> int:

@@ -37,6 +37,7 @@ from core.i18n import Texts
 from core.domain import ModelSpec, Product, Role
 from core.limits import FailureLimiter
 from core.login import QrLoginService
+from core.media import MediaService
 from core.model_choice import ModelChoiceService
 from core.own_keys import OwnKeyService
 from core.providers import ProviderRegistry
@@ -106,6 +107,11 @@ class Services:
     limits: UsageLimits | None = None
     # /web: one-time sign-in links to the web pages (absolute, on server.public_url).
     sign_in: SignInLinkService | None = None
+    # The knowledge base (bot/knowledge.py) and the files, speech and documents of every channel (bot/media.py).
+    knowledge: Any = None
+    media: MediaService | None = None
+    # payments.wechatpay (bot/payments_wiring.py): the signed client, the notify handler, the pay methods.
+    wechatpay: Any = None
     # The operator's side (bot/admin_wiring.py): blocked users, the audit log, AdminService, reports, health.
     access: Any = None
     admin: Any = None

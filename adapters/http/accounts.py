@@ -9,7 +9,8 @@ from adapters.http.schemas import (
     AllowanceOut, ApiKeyOut, LedgerEntryOut, ListQuery, MeOut, NewUser, NewUserOut, PageOut, RateLimitOut, TokenOut,
     TokenRequest,
 )
-from adapters.http.credentials import api_keys, services_of, signer
+from adapters.http.credentials import api_keys, signer
+from adapters.http.keys import services_of
 from core.auth import TokenSigner
 from core.errors import InvalidRequest
 
@@ -71,7 +72,7 @@ async def me(call: Call) -> MeOut:
 
 async def ledger(call: Call) -> PageOut[LedgerEntryOut]:
     q: ListQuery = call.query
-    page = await services_of(call.request).repos.ledger.entries(call.user_id, q.limit, q.cursor)
+    page = await services_of(call.request).ledger.entries(call.user_id, q.limit, q.cursor)
     return PageOut[LedgerEntryOut](data=[LedgerEntryOut.of(e) for e in page.items], cursor=page.cursor,
                                    has_more=page.has_more)
 

@@ -8,19 +8,16 @@ from adapters.http import (
     roles_products,
 )
 from adapters.http.auth import CREDENTIAL_RESOLVER
-from adapters.http.credentials import add_credential_services, resolve_credentials
-from bot.config import AppConfig
+from adapters.http.credentials import resolve_credentials
+from adapters.http.oauth_settings import OAuthProviderConfig
 
 PREFIX = "/api/v1"
 
 
-def install(app: web.Application, config: AppConfig) -> None:
-    from bot.app import SERVICE_HOOKS
-
+def install(app: web.Application, public_url: str, oauth_providers: list[OAuthProviderConfig]) -> None:
     app[CREDENTIAL_RESOLVER] = resolve_credentials
-    app[SERVICE_HOOKS].append(add_credential_services)
     accounts.install(app, PREFIX)
-    oauth.install(app, PREFIX, config)
+    oauth.install(app, PREFIX, public_url, oauth_providers)
     conversations.install(app, PREFIX)
     messages.install(app, PREFIX)
     attachments.install(app, PREFIX)

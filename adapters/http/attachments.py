@@ -11,7 +11,7 @@ from pydantic import Field
 
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.schemas import Out, Timestamp
-from adapters.http.credentials import services_of
+from adapters.http.keys import services_of
 from core import media_errors
 from core.domain import InboundMessage
 from core.errors import InvalidRequest, QuotaExceeded
@@ -40,9 +40,9 @@ class AttachmentsOut(Out):
 
 
 def media(request: web.Request) -> MediaService:
-    from bot.media import media_of
-
-    return media_of(services_of(request))
+    found = services_of(request).media
+    assert found is not None, "the services were built without the media service"
+    return found
 
 
 async def _read_part(part: aiohttp.BodyPartReader, limit: int, refusal) -> bytes:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from adapters.http.keys import SERVICES, SETTINGS, HttpSettings
 from core.errors import Forbidden, Unauthorized
 
 
@@ -17,10 +18,8 @@ class Principal:
     is_admin: bool = False
 
 
-def _config(request: web.Request):
-    from bot.app import CONFIG
-
-    return request.config_dict[CONFIG]
+def _settings(request: web.Request) -> HttpSettings:
+    return request.config_dict[SETTINGS]
 
 
 @functools.lru_cache(maxsize=8)
@@ -44,7 +43,7 @@ def client_address(request: web.Request) -> str:
     peer = _address(request.remote or "")
     if peer is None:
         return request.remote or "unknown"
-    trusted = _networks(tuple(_config(request).server.trusted_proxies))
+    trusted = _networks(tuple(_settings(request).trusted_proxies))
     if not any(peer in net for net in trusted):
         return str(peer)
     hops = [h for header in request.headers.getall("X-Forwarded-For", ()) for h in header.split(",")]
@@ -67,13 +66,11 @@ def client_bucket(request: web.Request) -> str:
 
 
 def failure_limiter(request: web.Request):
-    from bot.app import SERVICES
-
     return request.config_dict[SERVICES].failures
 
 
 def _is_admin_key(request: web.Request, key: str) -> bool:
-    return any(hmac.compare_digest(key, k) for k in _config(request).security.admin_api_keys)
+    return any(hmac.compare_digest(key, k) for k in _settings(request).admin_api_keys)
 
 
 async def authenticate(request: web.Request) -> Principal | None:
@@ -103,8 +100,6 @@ async def authenticate(request: web.Request) -> Principal | None:
 
 async def _refuse_blocked(request: web.Request, principal: Principal) -> None:
     """A user an operator blocked gets 403 `user_blocked` on every call (core/admin_access.py)."""
-    from bot.app import SERVICES
-
     access = request.config_dict[SERVICES].access if SERVICES in request.config_dict else None
     if principal.user_id and access is not None:
         await access.check(principal.user_id)

@@ -7,7 +7,7 @@ from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.schemas import (
     ConversationDetailOut, ConversationIn, ConversationOut, FeedbackIn, ListQuery, MessageOut, PageOut,
 )
-from adapters.http.credentials import services_of
+from adapters.http.keys import services_of
 from core.errors import InvalidRequest, NotFound
 
 DETAIL_MESSAGES = 100
@@ -53,7 +53,7 @@ async def create_conversation(call: Call) -> ConversationOut:
 async def get_conversation(call: Call) -> ConversationDetailOut:
     services = services_of(call.request)
     conv = await services.conversations.get(call.user_id, call.path("id"))
-    messages = await services.repos.messages.recent(conv.id, 0, DETAIL_MESSAGES)
+    messages = await services.messages.recent(conv.id, 0, DETAIL_MESSAGES)
     return ConversationDetailOut(**ConversationOut.of(conv).model_dump(), messages=[MessageOut.of(m) for m in messages])
 
 
@@ -69,11 +69,11 @@ async def update_conversation(call: Call) -> ConversationOut:
 
 
 async def delete_conversation(call: Call) -> None:
-    from bot.media import media_of
+    from adapters.http.attachments import media
 
     services = services_of(call.request)
     await services.conversations.get(call.user_id, call.path("id"))
-    await media_of(services).forget_conversation(call.user_id, call.path("id"))  # its files go with it
+    await media(call.request).forget_conversation(call.user_id, call.path("id"))  # its files go with it
     await services.conversations.delete(call.user_id, call.path("id"))
 
 

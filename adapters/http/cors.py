@@ -8,7 +8,6 @@ from typing import Awaitable, Callable
 from aiohttp import web
 from aiohttp.web_urldispatcher import MatchInfoError
 
-from bot.config import AppConfig
 
 SCOPES = ("/api/v1", "/dify/v1")
 # What a browser may send (beyond the CORS-safelisted ones) and read from our answers.
@@ -104,8 +103,6 @@ def response_hook(policy: CorsPolicy):
     return on_prepare
 
 
-def install(app: web.Application, config: AppConfig) -> None:
-    server = config.server
-    policy = CorsPolicy(tuple(server.cors_origins), server.cors_allow_credentials, server.cors_max_age)
+def install(app: web.Application, policy: CorsPolicy) -> None:
     app.middlewares.append(preflight_middleware(policy))
     app.on_response_prepare.append(response_hook(policy))

@@ -4,35 +4,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.http.auth import Principal
-from adapters.storage.api_keys import TortoiseApiKeys
+from adapters.http.keys import services_of
 from core.auth import ApiKeyService, TokenSigner
 
 _PRINCIPAL = web.RequestKey("principal", object)
 
-# Names under Services.extras.
-API_KEYS = "api_keys"
-TOKEN_SIGNER = "token_signer"
-
-
-def services_of(request: web.Request):
-    from bot.app import SERVICES
-
-    return request.app[SERVICES]
-
 
 def api_keys(request: web.Request) -> ApiKeyService:
-    return services_of(request).extras[API_KEYS]
+    return services_of(request).api_keys
 
 
 def signer(request: web.Request) -> TokenSigner:
-    return services_of(request).extras[TOKEN_SIGNER]
-
-
-async def add_credential_services(services) -> None:
-    """A ServiceHook: the API key service and the token signer join the services."""
-    security = services.config.security
-    services.extras[API_KEYS] = ApiKeyService(TortoiseApiKeys())
-    services.extras[TOKEN_SIGNER] = TokenSigner(security.token_secret, security.token_ttl)
+    return services_of(request).signer
 
 
 async def resolve_credentials(request: web.Request) -> Principal | None:

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.schemas import Body, Out, Timestamp
-from adapters.http.credentials import services_of
+from adapters.http.keys import services_of
 from core.own_keys import OwnKeyInfo
 
 

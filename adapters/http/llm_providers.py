@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.paging import page_list
 from adapters.http.schemas import Body, ListQuery, Out, PageOut, Timestamp
-from adapters.http.credentials import services_of
+from adapters.http.keys import services_of
 from core.domain import ModelSpec
 from core.providers import LLMProvider
 

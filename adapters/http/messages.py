@@ -12,7 +12,7 @@ from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.errors import correlation_id
 from adapters.http.schemas import DeltaOut, ErrorOut, MessageIn, MessageOut
 from adapters.http.streams import SSE_HEADERS, ReplyStreams
-from adapters.http.credentials import services_of
+from adapters.http.keys import SERVICES, SETTINGS, services_of
 from core.domain import InboundMessage
 from core.errors import DomainError, InvalidRequest, NotFound
 from core.reply_stream import ReplyDone, ReplyFailed, ReplyOpened, follow_reply
@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 # Seconds between `: keep-alive` comments on a quiet stream (proxies close idle connections).
 SSE_KEEPALIVE = web.AppKey("sse_keepalive_seconds", float)
 DEFAULT_KEEPALIVE = 15.0
-STREAMS = "reply_streams"   # the ReplyStreams under Services.extras
 
 
 def wants_stream(request: web.Request, body: MessageIn) -> bool:
@@ -47,7 +46,7 @@ async def post_message(call: Call) -> MessageOut | web.StreamResponse:
     if prepared is not None and isinstance(first, ReplyOpened):
         await services.files.attach(first.question_id, prepared.file_ids)
     if wants_stream(call.request, body) and isinstance(first, ReplyOpened):
-        streams: ReplyStreams = services.extras[STREAMS]
+        streams: ReplyStreams = services.streams
         await streams.start(first, call.user_id, updates, correlation_id(call.request))
         return await streams.relay(call.request, first.message_id, 0, _keepalive(call.request))
     outcome = first
@@ -87,7 +86,7 @@ async def resume_events(call: Call) -> web.StreamResponse:
     conversation = await services.conversations.get(call.user_id, call.path("id"))
     mid = call.path("mid")
     after = _last_event_id(call)
-    streams: ReplyStreams = services.extras[STREAMS]
+    streams: ReplyStreams = services.streams
     meta = await streams.meta(mid)
     if meta is not None and meta.get("conversation_id") == conversation.id and meta.get("user_id") == call.user_id:
         return await streams.relay(call.request, mid, after, _keepalive(call.request))
@@ -111,33 +110,16 @@ async def stop_reply(call: Call) -> None:
     """Stop an answer being streamed (the X-Message-Id of its stream); 204 whether or not it was still running."""
     services = services_of(call.request)
     await services.conversations.get(call.user_id, call.path("id"))   # another user's conversation: 404
-    await services.extras[STREAMS].stop(call.path("mid"), call.user_id)
-
-
-async def build_streams(services) -> None:
-    """A ServiceHook: the reply streams, mirrored to Redis when redis.url is set."""
-    from adapters.coordination.streams import RedisEventLog
-
-    config = services.config
-    shared = RedisEventLog(config.redis.url, config.redis.key_prefix) if config.redis.url else None
-    streams = ReplyStreams(services.repos.messages.get, shared, config.server.sse_resume_seconds,
-                           services.coordination.stops())
-    services.extras[STREAMS] = streams
-    services.metrics.track_queue("sse_streams", lambda: len(streams))
-    services.closers.append(streams.close)
+    await services.streams.stop(call.path("mid"), call.user_id)
 
 
 async def drain_streams(app: web.Application) -> None:
-    from bot.app import CONFIG, SERVICES
-
-    if SERVICES in app and STREAMS in app[SERVICES].extras:
-        await app[SERVICES].extras[STREAMS].drain(app[CONFIG].server.shutdown_grace_seconds)
+    """On shutdown: the answers being streamed get up to server.shutdown_grace_seconds to finish."""
+    if SERVICES in app:
+        await app[SERVICES].streams.drain(app[SETTINGS].shutdown_grace_seconds)
 
 
 def install(app: web.Application, prefix: str) -> None:
-    from bot.app import SERVICE_HOOKS
-
-    app[SERVICE_HOOKS].append(build_streams)
     app.on_shutdown.append(drain_streams)
     sse = (("delta", DeltaOut), ("done", MessageOut), ("error", ErrorOut))
     add_all(app, prefix, [

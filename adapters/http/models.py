@@ -6,7 +6,7 @@ from aiohttp import web
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.paging import page_list
 from adapters.http.schemas import ListQuery, Out, PageOut
-from adapters.http.credentials import services_of
+from adapters.http.keys import services_of
 from core.model_choice import ModelOption
 
 

@@ -11,8 +11,10 @@ from adapters.http.auth import client_bucket
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.oauth_client import OAuthClient
 from adapters.http.schemas import Out, TokenOut
-from adapters.http.credentials import services_of, signer
-from bot.config import AppConfig
+from adapters.http.credentials import signer
+from adapters.http.keys import services_of
+from adapters.http.keys import settings_of
+from adapters.http.oauth_settings import OAuthProviderConfig
 from core.auth import TokenSigner
 from core.domain import Identity
 from core.errors import InvalidRequest, NotFound, Unauthorized
@@ -46,7 +48,7 @@ def _states(call: Call) -> TokenSigner:
     # States are signed like tokens, with a key of their own, and live 10 minutes.
     tokens = signer(call.request)
     tokens.require_enabled()
-    return TokenSigner(services_of(call.request).config.security.token_secret + "|oauth-state", STATE_TTL)
+    return TokenSigner(settings_of(call.request).token_secret + "|oauth-state", STATE_TTL)
 
 
 async def list_providers(call: Call) -> ProvidersOut:
@@ -88,9 +90,9 @@ async def _sign_in(call: Call, states: TokenSigner) -> str:
     return user.id
 
 
-def install(app: web.Application, prefix: str, config: AppConfig) -> None:
-    redirect = config.server.public_url.rstrip("/") + prefix + CALLBACK
-    app[OAUTH_CLIENTS] = {p.name: OAuthClient(p, redirect) for p in config.security.oauth_providers}
+def install(app: web.Application, prefix: str, public_url: str, providers: list[OAuthProviderConfig]) -> None:
+    redirect = public_url.rstrip("/") + prefix + CALLBACK
+    app[OAUTH_CLIENTS] = {p.name: OAuthClient(p, redirect) for p in providers}
     add_all(app, prefix, [
         Endpoint("GET", "/auth/oauth/providers", list_providers, "OAuth login providers and where to start",
                  access="public", response=ProvidersOut, tag="accounts"),

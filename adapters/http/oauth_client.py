@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.config import OAuthProviderConfig
+from adapters.http.oauth_settings import OAuthProviderConfig
 from core.errors import Unauthorized, UpstreamError
 
 TIMEOUT = aiohttp.ClientTimeout(total=15)

@@ -8,7 +8,7 @@ from adapters.http.schemas import PageOut
 from adapters.http.schemas_commerce import (
     OrderGetQuery, OrderIn, OrderListQuery, OrderOut, OrderPatch, PayIn, PayOut, RefundIn,
 )
-from adapters.http.credentials import services_of
+from adapters.http.keys import services_of
 
 
 def _owner(call: Call) -> str | None:

@@ -11,9 +11,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import Field, model_validator
 
 from adapters.http.endpoint import Call, Endpoint, add_all, read_json, validate
+from adapters.http.keys import services_of, settings_of
 from adapters.http.schemas import Body, ListQuery, Out, PageOut, Timestamp
 from adapters.retrieval.extractors import MARKDOWN, TEXT, kind_of
-from bot.config import AppConfig
 from core.errors import DomainError, InvalidRequest, QuotaExceeded
 from core.knowledge_ports import Resource, Viewer
 
@@ -62,10 +62,9 @@ class NewResource(Body):
 
 
 def _kb(request: web.Request):
-    from bot.app import SERVICES
-    from bot.knowledge import knowledge_of
-
-    return knowledge_of(request.app[SERVICES]).service
+    found = services_of(request).knowledge
+    assert found is not None, "the services were built without the knowledge base"
+    return found
 
 
 def _viewer(call: Call) -> Viewer:
@@ -99,10 +98,7 @@ async def create(call: Call) -> web.Response:
 
 
 async def _upload(call: Call, viewer: Viewer) -> web.Response:
-    from bot.app import CONFIG
-
-    config: AppConfig = call.request.app[CONFIG]
-    limit = await _upload_limit(call.request, viewer, config.rag.max_upload_mb)
+    limit = await _upload_limit(call.request, viewer, settings_of(call.request).max_upload_mb)
     try:
         name, data, filename, declared = await _read_upload(call.request, limit)
     except (ValueError, AssertionError, aiohttp.ClientPayloadError, HttpProcessingError) as e:
@@ -131,9 +127,7 @@ async def _upload_limit(request: web.Request, viewer: Viewer, max_upload_mb: int
         f"The file is larger than the {max_upload_mb} MB upload limit.", reason="payload_too_large", status=413))
     if viewer.user_id is None or viewer.is_admin:
         return limit
-    from bot.app import SERVICES
-
-    user = await request.app[SERVICES].accounts.get(viewer.user_id)
+    user = await services_of(request).accounts.get(viewer.user_id)
     room = max(0, user.storage_limit_bytes - user.storage_used_bytes)
     if room >= limit.bytes:
         return limit
@@ -180,9 +174,7 @@ def _clean(text: str, field: str) -> str:
 
 async def _refuse_if_over_storage(request: web.Request, user_id: str, size: int) -> None:
     """The size is known: refuse before reading a byte when it cannot fit the user's storage."""
-    from bot.app import SERVICES
-
-    user = await request.app[SERVICES].accounts.get(user_id)
+    user = await services_of(request).accounts.get(user_id)
     if size - ENVELOPE_SLACK > user.storage_limit_bytes - user.storage_used_bytes:
         raise QuotaExceeded(f"This upload ({size / MB:.1f} MB) is over your storage limit "
                             f"({user.storage_used_bytes / MB:.1f} of {user.storage_limit_bytes / MB:.1f} MB "
@@ -204,7 +196,7 @@ async def delete_resource(call: Call) -> None:
     await _kb(call.request).delete(_viewer(call), call.path("id"))
 
 
-def install(app: web.Application, config: AppConfig) -> None:
+def install(app: web.Application) -> None:
     tag = "knowledge base"
     add_all(app, PREFIX, [
         Endpoint("GET", "/resources", list_resources, "Global resources and your own, newest first",

@@ -10,7 +10,7 @@ from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.paging import page_list
 from adapters.http.schemas import ListQuery, PageOut
 from adapters.http.schemas_commerce import ProductIn, ProductOut, ProductPatch, RoleIn, RoleOut, RolePatch
-from adapters.http.credentials import services_of
+from adapters.http.keys import services_of
 from core.domain import Product, Role
 from core.errors import Conflict, NotFound
 

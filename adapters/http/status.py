@@ -7,6 +7,7 @@ from typing import Literal
 from aiohttp import web
 
 from adapters.http.endpoint import Call, Endpoint, add
+from adapters.http.keys import services_of
 from adapters.http.schemas import Out
 from adapters.storage import db
 
@@ -37,13 +38,12 @@ def app_version() -> str:
 
 
 async def status(call: Call) -> web.Response:
-    from bot.app import SERVICES
-
+    services = services_of(call.request)
     body = {"status": "ok", "version": app_version(), "database": "ok" if await db.ping() else "unavailable"}
-    ping = getattr(call.request.app[SERVICES].ephemeral, "ping", None)
+    ping = getattr(services.ephemeral, "ping", None)
     if ping is not None:   # Redis is configured
         body["redis"] = "ok" if await ping() else "unavailable"
-    llm = call.request.app[SERVICES].llm
+    llm = services.llm
     body["llm_providers"] = llm.status() if llm is not None else []
     healthy = all(body[k] == "ok" for k in ("database", "redis") if k in body)
     body["status"] = "ok" if healthy else "degraded"

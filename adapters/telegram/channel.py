@@ -94,9 +94,8 @@ class TelegramChannel:
     def _media_handlers(self, services: Services, users: TelegramUsers, speaker: Speaker) -> list:
         """Photos, voice and documents (adapters/telegram/media.py), before the answer that only text is read."""
         from adapters.telegram.media import TelegramMedia
-        from bot.media import MEDIA
 
-        media = services.extras.get(MEDIA)
+        media = services.media
         if media is None:
             return []
         self._answerer.media = media

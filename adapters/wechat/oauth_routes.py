@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.http.keys import services_of, settings_of
 from adapters.http.web.base import open_page, page_handler, redirect, sessions_of
 from adapters.http.web.links import safe_next
 from adapters.wechat.oauth import WeChatWebOAuth
@@ -13,13 +14,10 @@ from core.errors import NotFound
 
 START = "/web/wechat/oauth"
 CALLBACK = "/web/wechat/oauth/callback"
-EXTRA = "wechat_web_oauth"   # services.extras key
 
 
 def oauth_of(request: web.Request) -> WeChatWebOAuth | None:
-    from bot.app import SERVICES
-
-    return request.config_dict[SERVICES].extras.get(EXTRA)
+    return services_of(request).wechat_oauth
 
 
 def start_url(next_path: str) -> str:
@@ -35,9 +33,7 @@ async def begin(request: web.Request) -> web.StreamResponse:
         raise NotFound("WeChat sign-in is not configured.")
     page = await open_page(request, signed_in=False, new_session=True)
     assert page.session is not None
-    from bot.app import CONFIG
-
-    callback = request.config_dict[CONFIG].server.public_url.rstrip("/") + CALLBACK
+    callback = settings_of(request).public_url.rstrip("/") + CALLBACK
     started = await oauth.begin(page.session.id, callback, safe_next(request.query.get("next")))
     return web.Response(status=302, headers={"Location": started.url})
 
@@ -65,23 +61,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     return redirect(safe_next(next_path))
 
 
-def service_hook(config):
-    async def hook(services) -> None:
-        wechat = config.channels.wechat
-        services.extras[EXTRA] = WeChatWebOAuth(
-            app_id=wechat.app_id, app_secret=wechat.app_secret, oauth_base_url=wechat.oauth_base_url,
-            api_base_url=wechat.api_base_url, secret=config.security.token_secret or wechat.app_secret,
-            store=services.ephemeral)
-
-    return hook
-
-
-def install(app: web.Application, config) -> None:
-    """Only with the WeChat channel on (its app_id and secret are the web OAuth's)."""
-    if not config.channels.wechat.enabled:
-        return
-    from bot.app import SERVICE_HOOKS
-
-    app[SERVICE_HOOKS].append(service_hook(config))
+def install(app: web.Application) -> None:
+    """Only with the WeChat channel on (its app_id and secret are the web OAuth's; bot/http_wiring.py builds it)."""
     app.router.add_get(START, begin)
     app.router.add_get(CALLBACK, callback)

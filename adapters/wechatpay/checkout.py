@@ -4,7 +4,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.http.auth import client_address
-from adapters.wechatpay.gateway import EXTRA, WeChatPayGateway
+from adapters.http.keys import services_of as _services
+from adapters.wechatpay.gateway import WeChatPayGateway
 from adapters.wechatpay.methods import H5, JSAPI, bridge_params
 from core.domain import Order
 from core.orders import Payer
@@ -12,18 +13,9 @@ from core.orders import Payer
 SESSION_OPENID = "wechat_openid"   # WebSession.data key: the openid WeChat web OAuth gave this browser
 
 
-def _services(request: web.Request):
-    from bot.app import SERVICES
-
-    return request.config_dict[SERVICES]
-
-
 async def _session_openid(request: web.Request, user_id: str) -> str | None:
     """The openid web OAuth put in this browser's session, when the session is this user's."""
-    from adapters.http.web.base import SESSIONS
-
-    sessions = _services(request).extras.get(SESSIONS)
-    session = await sessions.load(request) if sessions is not None else None
+    session = await _services(request).sessions.load(request)
     if session is None or session.user_id != user_id:
         return None
     return session.data.get(SESSION_OPENID) or None
@@ -50,8 +42,8 @@ def pay_fields(request: web.Request, order: Order) -> dict:
     if order.status != "paying" or not ref:
         return {}
     if method == JSAPI:
-        gateway: WeChatPayGateway = _services(request).extras[EXTRA]
-        assert gateway.signer is not None
+        gateway = _services(request).wechatpay
+        assert isinstance(gateway, WeChatPayGateway) and gateway.signer is not None
         return {"jsapi": bridge_params(gateway.appid, ref, gateway.signer)}
     if method == H5:
         return {"h5_url": ref}

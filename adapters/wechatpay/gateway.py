@@ -9,11 +9,9 @@ from adapters.wechatpay.methods import WeChatH5Provider, WeChatJsapiProvider
 from adapters.wechatpay.notify import PaymentNotifyHandler
 from adapters.wechatpay.provider import MerchantAccount, WeChatNativeProvider
 from adapters.wechatpay.signing import MerchantSigner, PlatformVerifier, load_private_key, load_public_key
-from bot.wiring import ServiceHook, Services
 from core.orders import OrderService
 
 NOTIFY_PATH = "/webhooks/wechatpay"
-EXTRA = "wechatpay"   # services.extras key of the WeChatPayGateway
 
 
 @dataclass(frozen=True)
@@ -46,18 +44,3 @@ def build_gateway(cfg, public_url: str, orders: OrderService, metrics: Metrics |
     methods = tuple(made[m] for m in dict.fromkeys(getattr(cfg, "methods", None) or ["native"]))
     return WeChatPayGateway(client, native, PaymentNotifyHandler(verifier, cfg.apiv3_key, account, orders, metrics),
                             signer, cfg.app_id, methods)
-
-
-def service_hook(config) -> ServiceHook:
-    """Adds the providers of payments.wechatpay.methods (wechat_native, wechat_jsapi, wechat_h5) to the order
-    service; their HTTP session closes with the services."""
-
-    async def hook(services: Services) -> None:
-        gateway = build_gateway(config.payments.wechatpay, config.server.public_url, services.orders,
-                                services.metrics)
-        for provider in gateway.methods:
-            services.orders.add_provider(provider)
-        services.extras[EXTRA] = gateway
-        services.closers.append(gateway.client.close)
-
-    return hook

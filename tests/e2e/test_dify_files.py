@@ -146,7 +146,7 @@ class _PinnedResolver:
 
 
 async def test_remote_url_images_are_fetched_safely(open_dify, vision_llm, tmp_path) -> None:
-    from adapters.http.dify.files import FETCHER
+    from adapters.http.dify.context import SERVICES as DIFY_SERVICES
 
     sections = vision_sections(vision_llm.base_url)
     async with ImageServer() as images:
@@ -156,7 +156,7 @@ async def test_remote_url_images_are_fetched_safely(open_dify, vision_llm, tmp_p
         running, dify = await open_dify(sections=sections)
         status, error = await dify.call("POST", "/chat-messages", json_body=chat)
         assert (status, error["code"]) == (400, "invalid_param") and "private" in error["message"]
-        running.services.extras[FETCHER].resolver = _PinnedResolver()
+        running.app[DIFY_SERVICES].image_fetcher.resolver = _PinnedResolver()
         port = images.base_url.rsplit(":", 1)[1]
         named = {**chat, "files": [{"type": "image", "transfer_method": "remote_url",
                                     "url": f"http://pictures.example:{port}/cat.png"}]}

@@ -6,12 +6,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.config import AppConfig
-
 HERE = Path(__file__).parent
 
 
-def install(app: web.Application, config: AppConfig) -> None:
+def install(app: web.Application) -> None:
     import aiohttp_jinja2
     import jinja2
 

@@ -14,6 +14,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from adapters.http.keys import settings_of
 from adapters.http.web.base import CSRF_FIELD, LANGUAGE_NAMES, Page, Redirect, open_page, redirect
 from core.errors import DomainError
 
@@ -30,15 +31,11 @@ def key_fingerprint(key: str) -> str:
 
 
 def admin_keys(request: web.Request) -> list[str]:
-    from bot.app import CONFIG
-
-    return list(request.config_dict[CONFIG].security.admin_api_keys)
+    return list(settings_of(request).admin_api_keys)
 
 
 def session_seconds(request: web.Request) -> int:
-    from bot.app import CONFIG
-
-    return request.config_dict[CONFIG].security.admin_session_seconds
+    return settings_of(request).admin_session_seconds
 
 
 def matching_key(request: web.Request, given: str) -> str | None:

@@ -9,17 +9,16 @@ from adapters.http.admin.base import console_handler, int_field, open_console, r
 from adapters.http.web.base import redirect
 from adapters.retrieval.extractors import kind_of
 from core.domain import Product, Role
+from adapters.http.admin.settings import facts_of
 from core.errors import InvalidRequest
+from core.knowledge import ResourceService
 from core.knowledge_ports import Viewer
 
 OPERATOR = Viewer(None, is_admin=True)   # global resources, like an admin key on /api/v1/resources
 
 
-def _knowledge(services):
-    from bot.knowledge import KNOWLEDGE
-
-    found = services.extras.get(KNOWLEDGE)
-    return found.service if found else None
+def _knowledge(services) -> ResourceService | None:
+    return services.knowledge
 
 
 @console_handler
@@ -28,10 +27,11 @@ async def catalogue_page(request: web.Request) -> web.StreamResponse:
     services = console.services
     kb = _knowledge(services)
     resources = (await kb.list(OPERATOR, 100)).items if kb else ()
-    menu = dict(getattr(services.config.channels.wechat, "menu", {}) or {})
+    facts = facts_of(request)
+    menu = dict(facts.wechat_menu)
     return render(console.page, "admin_catalogue.html", roles=await services.conversations.roles(),
                   products=await services.admin.products(), resources=resources, kb=kb is not None, menu=menu,
-                  wechat=services.config.channels.wechat.enabled,
+                  wechat=facts.wechat_enabled,
                   pending=any(r.status in ("pending", "indexing") for r in resources))
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters.http.admin.base import console_handler, open_console, render
+from adapters.http.admin.settings import facts_of
 from adapters.storage import db
 
 
@@ -23,26 +24,24 @@ def _last_error(services, prefix: str) -> str:
 
 def _channels(console) -> list[Check]:
     services = console.services
-    config = services.config.channels
+    facts = facts_of(console.page.request)
     found = []
-    tg = services.extras.get("telegram")
-    if not config.telegram.enabled:
+    if not facts.telegram_enabled:
         found.append(Check("telegram", "off", console.t("admin.health.disabled")))
     else:
-        ready = tg is not None and tg.ready.is_set() and getattr(tg, "accepting", True)
+        ready = facts.telegram_ready()
         why = _last_error(services, "adapters.telegram") or console.t("admin.health.connecting")
         found.append(Check("telegram", "ok" if ready else "down",
-                           f"{config.telegram.mode}" + ("" if ready else f": {why}")))
-    if not config.wechat.enabled:
+                           f"{facts.telegram_mode}" + ("" if ready else f": {why}")))
+    if not facts.wechat_enabled:
         found.append(Check("wechat", "off", console.t("admin.health.disabled")))
     else:
         why = _last_error(services, "adapters.wechat")
-        found.append(Check("wechat", "ok" if "wechat" in services.extras else "down",
-                           config.wechat.reply_mode + (f"; {console.t('admin.health.last_error')}: {why}" if why else "")))
-    pay = services.config.payments
+        found.append(Check("wechat", "ok" if facts.wechat_up() else "down",
+                           facts.wechat_reply_mode + (f"; {console.t('admin.health.last_error')}: {why}" if why else "")))
     # Stars need the Telegram channel too; a way to pay is up when its provider is registered with the orders.
-    for name, on, prefix in (("wechatpay", pay.wechatpay.enabled, "wechat_"),
-                             ("telegram_stars", pay.telegram.enabled and config.telegram.enabled, "telegram_stars")):
+    for name, on, prefix in (("wechatpay", facts.wechatpay_enabled, "wechat_"),
+                             ("telegram_stars", facts.stars_enabled, "telegram_stars")):
         if not on:
             found.append(Check(name, "off", console.t("admin.health.disabled")))
             continue
@@ -64,7 +63,7 @@ def _queues(services) -> list[tuple[str, float]]:
 async def health_page(request: web.Request) -> web.StreamResponse:
     console = await open_console(request)
     services = console.services
-    checks = [Check("database", "ok" if await db.ping() else "down", services.config.database.url.split("://")[0])]
+    checks = [Check("database", "ok" if await db.ping() else "down", facts_of(request).database_kind)]
     ping = getattr(services.ephemeral, "ping", None)
     if ping is None:
         checks.append(Check("redis", "off", console.t("admin.health.no_redis")))

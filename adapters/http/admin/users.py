@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.http.admin.settings import facts_of
 from adapters.http.admin.base import console_handler, int_field, open_console, render
 from adapters.http.web.base import redirect
 from core.admin_reports import OrderFilter
@@ -26,13 +27,12 @@ async def _user_facts(console, user_id: str) -> dict:
     ledger = await queries.ledger(user.id, 50, None)
     orders = await queries.orders(OrderFilter(user_id=user.id), 50, None)
     return {"u": user, "holds": await queries.holds(user.id), "ledger": ledger.items, "orders": orders.items,
-            "conversations": await queries.conversations(user.id, 50), "allowance": _allowance(services)}
+            "conversations": await queries.conversations(user.id, 50), "allowance": _allowance(console.page.request)}
 
 
-def _allowance(services):
+def _allowance(request: web.Request):
     """quota.allowance when this version has it: {tokens, every}."""
-    quota = services.config.quota
-    allowance = getattr(quota, "allowance", None)
+    allowance = facts_of(request).allowance
     return allowance if allowance and getattr(allowance, "tokens", 0) else None
 
 

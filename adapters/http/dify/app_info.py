@@ -72,7 +72,7 @@ async def site(request: web.Request) -> web.Response:
 
 
 def _speech_on(request: web.Request) -> bool:
-    return context.config(request).llm.speech is not None
+    return context.settings(request).speech
 
 
 async def audio_to_text(request: web.Request) -> web.Response:

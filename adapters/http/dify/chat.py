@@ -12,7 +12,7 @@ from adapters.http.dify.errors import DifyError, domain_error_body
 from adapters.http.dify.files import chat_images
 from adapters.http.dify.inputs import fill_inputs, render_instruction
 from adapters.http.dify.requests import ChatRequest, UserOnly, app_key, end_user, json_object, parse, uuid_or_none
-from adapters.http.dify.tasks import TASKS, ReplyRun
+from adapters.http.dify.tasks import ReplyRun
 from core.chat import ReplyDelta, ReplyFinished, ReplyStarted
 from core.domain import InboundMessage, Message
 from core.errors import DomainError, InvalidRequest, NotFound
@@ -88,7 +88,7 @@ async def chat_messages(request: web.Request) -> web.StreamResponse:
                              instruction=instruction)
     run = ReplyRun(services.engine, inbound, task_id=str(uuid.uuid4()))
     request[_EXCHANGE] = _NewExchange(request, files, inputs)
-    request.app[TASKS].start(run, who.user_id)
+    context.dify_services(request).tasks.start(run, who.user_id)
     try:
         if body.response_mode == "streaming":
             return await _stream(request, run, who.user_id)
@@ -199,7 +199,7 @@ async def stop(request: web.Request) -> web.Response:
     body = parse(UserOnly, await json_object(request))
     who = await end_user(request, fingerprint, body.user)
     # Like Dify, the answer is the same whether or not such a task was running for this user.
-    await request.app[TASKS].stop(request.match_info["task_id"], who.user_id)
+    await context.dify_services(request).tasks.stop(request.match_info["task_id"], who.user_id)
     return web.json_response({"result": "success"})
 
 

@@ -1,36 +1,77 @@
-"""What every /dify/v1 handler reaches: the app's config, the services, prices, stored inputs and file links."""
+"""What every /dify/v1 handler reaches: the app's settings, the services, prices, stored inputs and file links."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from adapters.http.dify.render import Pricing
-from bot.config_dify import DifyConfig
+from adapters.http.dify.settings import DifyConfig
+from adapters.http.dify.tasks import ReplyTasks
+from adapters.http.keys import HttpServices, HttpSettings, services_of, settings_of
+from adapters.retrieval.fetcher import PageFetcher
+from adapters.storage.chat_app import TortoiseConversationInputs as ConversationInputs
+from core.chat_app import ChatAppService
 from core.errors import InvalidRequest
 from core.files import AttachmentService, StoredFile
+from core.media import MediaService
+from core.titles import SuggestionWriter
 
-INPUTS = "dify_conversation_inputs"   # services.extras key
 LINK_SECONDS = 300                    # how long a signed file link opens the file (Dify's FILES_ACCESS_TIMEOUT)
 
 
-def services(request: web.Request):
-    from bot.app import SERVICES
+@dataclass(frozen=True)
+class DifySettings:
+    """The `dify:` section and the two values from elsewhere in config.yaml that the sub-app reads."""
 
+    app: DifyConfig
+    speech: bool               # llm.speech is set: /audio-to-text transcribes
+    allow_private_urls: bool   # rag.allow_private_urls: remote_url images may be fetched from private addresses
+
+
+@dataclass(frozen=True)
+class DifyServices:
+    """What only the Dify sub-app calls, built by bot/http_wiring.py."""
+
+    chat_app: ChatAppService
+    suggestions: SuggestionWriter
+    inputs: ConversationInputs
+    image_fetcher: PageFetcher   # remote_url images, through the knowledge base's SSRF-safe fetcher
+    tasks: ReplyTasks
+
+
+SETTINGS = web.AppKey("dify_settings", DifySettings)
+SERVICES = web.AppKey("dify_services", DifyServices)
+
+
+def services(request: web.Request) -> HttpServices:
+    return services_of(request)
+
+
+def dify_services(request: web.Request) -> DifyServices:
     return request.config_dict[SERVICES]
 
 
-def config(request: web.Request):
-    from bot.app import CONFIG
+def http_settings(request: web.Request) -> HttpSettings:
+    return settings_of(request)
 
-    return request.config_dict[CONFIG]
+
+def settings(request: web.Request) -> DifySettings:
+    return request.config_dict[SETTINGS]
 
 
 def dify(request: web.Request) -> DifyConfig:
-    return config(request).dify
+    return settings(request).app
+
+
+def media(request: web.Request) -> MediaService:
+    found = services(request).media
+    assert found is not None, "the services were built without the media service"
+    return found
 
 
 def files(request: web.Request) -> AttachmentService:
@@ -39,9 +80,8 @@ def files(request: web.Request) -> AttachmentService:
     return found
 
 
-def inputs_store(request: web.Request):
-    """adapters.storage.chat_app.TortoiseConversationInputs, put in the services at start-up."""
-    return services(request).extras[INPUTS]
+def inputs_store(request: web.Request) -> ConversationInputs:
+    return dify_services(request).inputs
 
 
 def pricing(request: web.Request) -> Pricing:
@@ -64,8 +104,8 @@ def _signature(secret: str, file_id: str, timestamp: str, nonce: str) -> str:
 def file_url(request: web.Request, file: StoredFile) -> str:
     """A link to the file's preview that opens it without the app key for LINK_SECONDS (signed with
     security.token_secret), so a browser can show it in an <img>; unsigned when no secret is set."""
-    base = f"{config(request).server.public_url.rstrip('/')}/dify/v1/files/{file.id}/preview"
-    secret = config(request).security.token_secret
+    base = f"{http_settings(request).public_url.rstrip('/')}/dify/v1/files/{file.id}/preview"
+    secret = http_settings(request).token_secret
     if not secret:
         return base
     timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
@@ -74,7 +114,7 @@ def file_url(request: web.Request, file: StoredFile) -> str:
 
 def signed_link_valid(request: web.Request, file_id: str) -> bool:
     q = request.query
-    secret = config(request).security.token_secret
+    secret = http_settings(request).token_secret
     timestamp, nonce, sign = q.get("timestamp", ""), q.get("nonce", ""), q.get("sign", "")
     if not (secret and timestamp.isdigit() and nonce and sign):
         return False

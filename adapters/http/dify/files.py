@@ -9,7 +9,6 @@ from adapters.http.dify.requests import ChatFile, EndUser, app_key, end_user, pa
 from core.errors import DomainError, NotFound
 from core.files import IMAGE_TYPES, StoredFile, sniff_image
 
-FETCHER = "dify_image_fetcher"   # services.extras key: the PageFetcher for remote_url images
 MAX_USER_FIELD = 1024
 
 
@@ -139,8 +138,8 @@ async def _uploaded(request: web.Request, who: EndUser, file_id: str | None) -> 
 async def _fetched(request: web.Request, who: EndUser, url: str | None) -> StoredFile:
     if not url:
         raise DifyError(400, "invalid_param", "url is required for a remote_url file.")
-    fetcher = context.services(request).extras[FETCHER]
-    allow_private = context.config(request).rag.allow_private_urls
+    fetcher = context.dify_services(request).image_fetcher
+    allow_private = context.settings(request).allow_private_urls
     try:
         page = await fetcher.fetch(url, allow_private)
     except DomainError as e:

@@ -16,13 +16,11 @@ from adapters.http.dify.requests import (
 from core.chat_app import ChatAppService, Exchange
 from core.errors import InvalidRequest, NotFound
 
-CHAT_APP = "chat_app"        # services.extras key
-SUGGESTIONS = "dify_suggestions"  # services.extras key: core.titles.SuggestionWriter
 _RATINGS = {"like": 1, "dislike": -1, None: 0}
 
 
 def _chat_app(request: web.Request) -> ChatAppService:
-    return context.services(request).extras[CHAT_APP]
+    return context.dify_services(request).chat_app
 
 
 def _introduction(request: web.Request) -> str:
@@ -83,7 +81,7 @@ async def suggested(request: web.Request) -> web.Response:
         raise DifyError(400, "bad_request", "Suggested Questions Is Disabled.")
     question = exchange.query.content if exchange.query else ""
     answer = exchange.answer.content if exchange.answer else ""
-    found = await context.services(request).extras[SUGGESTIONS].suggest(who.user_id, question, answer)
+    found = await context.dify_services(request).suggestions.suggest(who.user_id, question, answer)
     return web.json_response({"result": "success", "data": found})
 
 
@@ -107,11 +105,9 @@ async def delete_conversation(request: web.Request) -> web.Response:
     who = await end_user(request, fingerprint, user)
     conversation_id = path_id(request, "conversation_id", "Conversation Not Exists.")
     with _missing("Conversation Not Exists."):
-        from bot.media import media_of
-
         services = context.services(request)
         await services.conversations.get(who.user_id, conversation_id)
-        await media_of(services).forget_conversation(who.user_id, conversation_id)  # its files go with it
+        await context.media(request).forget_conversation(who.user_id, conversation_id)  # its files go with it
         await services.conversations.delete(who.user_id, conversation_id)
     await context.inputs_store(request).forget(conversation_id)
     if request.method == "POST":  # pydify's POST /conversations/{id}/delete expects Dify's JSON answer

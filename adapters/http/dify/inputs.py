@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from adapters.http.dify.errors import DifyError
-from bot.config_dify import SLOT, InputField
+from adapters.http.dify.settings import SLOT, InputField
 
 DEFAULT_MAX_LENGTH = {"text-input": 256, "paragraph": 4000}
 

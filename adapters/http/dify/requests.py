@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from adapters.http.keys import services_of
 from core.domain import Identity
 from core.errors import InvalidRequest, NotFound, Unauthorized
 
@@ -35,7 +36,7 @@ def key_fingerprint(key: str) -> str:
 
 def app_key(request: web.Request) -> str:
     """The fingerprint of the request's app key; 401 when it is missing or not one of `dify.app_keys`."""
-    from bot.app import CONFIG
+    from adapters.http.dify.context import dify as dify_settings
 
     header = request.headers.get("Authorization", "")
     if " " not in header.strip():
@@ -44,7 +45,7 @@ def app_key(request: web.Request) -> str:
     if scheme.lower() != "bearer":
         raise Unauthorized("Authorization scheme must be 'Bearer'")
     token = token.strip()
-    dify = request.config_dict[CONFIG].dify
+    dify = dify_settings(request)
     # Compare against every key so the time taken says nothing about which one nearly matched.
     matches = [hmac.compare_digest(token.encode(), k.encode()) for k in dify.app_keys]
     if not any(matches):
@@ -58,15 +59,13 @@ def app_key(request: web.Request) -> str:
 
 async def end_user(request: web.Request, fingerprint: str, user: Any) -> EndUser:
     """The end user named `user` of the app `fingerprint` (see app_key): found, or created with the signup grant."""
-    from bot.app import SERVICES
-
     if isinstance(user, int) and not isinstance(user, bool):
         user = str(user)
     if not isinstance(user, str) or not user.strip():
         raise InvalidRequest("Arg user must be provided.")
     if len(user) > MAX_USER_CHARS:
         raise InvalidRequest(f"user must be at most {MAX_USER_CHARS} characters.")
-    services = request.config_dict[SERVICES]
+    services = services_of(request)
     account = await services.accounts.ensure_user(Identity("api", f"{fingerprint}:{user}"), name=user)
     return EndUser(account.id, user)
 

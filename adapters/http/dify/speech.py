@@ -25,9 +25,7 @@ async def _read(part: BodyPartReader, limit: int, error: DifyError) -> bytes:
 
 
 async def transcribe_upload(request: web.Request, fingerprint: str) -> web.Response:
-    from bot.media import media_of
-
-    service = media_of(context.services(request))
+    service = context.media(request)
     limit = service.limits.audio_bytes
     too_large = DifyError(413, "audio_too_large", f"Audio size exceeded. The limit is {limit // (1024 * 1024)} MB.")
     if not request.content_type.startswith("multipart/"):

@@ -82,11 +82,8 @@ class ReplyTasks:
     """Replies in flight by task_id, each stoppable only by the end user who started it, from any worker:
     a stop asked on another worker reaches this one through the shared store (Stops)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stops: Stops | None = None) -> None:
         self._running: dict[str, tuple[str, ReplyRun]] = {}
-        self._stops: Stops | None = None
-
-    def connect(self, stops: Stops) -> None:
         self._stops = stops
 
     def start(self, run: ReplyRun, user_id: str) -> None:
@@ -117,5 +114,3 @@ class ReplyTasks:
         if self._stops is not None:
             await self._stops.close()
 
-
-TASKS = web.AppKey("dify_reply_tasks", ReplyTasks)

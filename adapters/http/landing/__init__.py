@@ -7,8 +7,6 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.config import AppConfig
-
 HERE = Path(__file__).parent
 TEMPLATES = web.AppKey("landing_templates", jinja2.Environment)
 ASSETS = "/assets/docs"
@@ -24,7 +22,7 @@ def page_headers() -> dict[str, str]:
             "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY", "Cache-Control": "no-cache"}
 
 
-def install(app: web.Application, config: AppConfig) -> None:
+def install(app: web.Application) -> None:
     from adapters.http.landing import assets, pages
 
     # Our own app key: other page sets (/web, /admin) keep their own Jinja environment.

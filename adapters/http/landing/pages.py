@@ -5,21 +5,16 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from adapters.http.landing import ASSETS, TEMPLATES, page_headers
+from adapters.http.keys import settings_of
 from adapters.http.status import app_version
 
 
-def _config(request: web.Request):
-    from bot.app import CONFIG
-
-    return request.config_dict[CONFIG]
-
-
 async def landing(request: web.Request) -> web.Response:
-    config = _config(request)
-    channels = [name for name, on in (("Telegram", config.channels.telegram.enabled),
-                                      ("WeChat Official Account", config.channels.wechat.enabled)) if on]
+    settings = settings_of(request)
+    channels = [name for name, on in (("Telegram", settings.telegram_enabled),
+                                      ("WeChat Official Account", settings.wechat_enabled)) if on]
     context = {"version": app_version(), "assets": ASSETS, "channels": channels,
-               "dify": bool(config.dify.app_keys), "public_url": config.server.public_url.rstrip("/")}
+               "dify": settings.dify_enabled, "public_url": settings.public_url.rstrip("/")}
     response = aiohttp_jinja2.render_template("landing.html", request, context, app_key=TEMPLATES)
     response.headers.update(page_headers())
     return response

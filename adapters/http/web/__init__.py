@@ -6,23 +6,21 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.config import AppConfig
 
 HERE = Path(__file__).parent
 
 
-def install(app: web.Application, config: AppConfig) -> None:
+def install(app: web.Application, wechat_oauth: bool) -> None:
+    """The pages; `wechat_oauth`: the WeChat channel is on, so a browser inside WeChat may sign in with it."""
     import aiohttp_jinja2
     import jinja2
 
     from adapters.http.auth import CREDENTIAL_RESOLVER
     from adapters.http.web import account, base, chat, login, pay, static
-    from bot.app import SERVICE_HOOKS
 
     # Our own Jinja environment (the landing page keeps its own): templates/ of this folder.
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), app_key=base.TEMPLATES,
                          autoescape=True)
-    app[SERVICE_HOOKS].append(base.add_web_services)
     app.on_response_prepare.append(base.on_prepare)
     # The pages' scripts call the JSON API with the session cookie and the X-CSRF-Token header.
     app[CREDENTIAL_RESOLVER] = base.with_session_credentials(app.get(CREDENTIAL_RESOLVER))
@@ -33,4 +31,4 @@ def install(app: web.Application, config: AppConfig) -> None:
     login.install(app)
     chat.install(app)
     account.install(app)
-    pay.install(app, config)   # /web/pay and WeChat web OAuth (issue 16)
+    pay.install(app, wechat_oauth)   # /web/pay and WeChat web OAuth (issue 16)

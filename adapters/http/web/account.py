@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.http.credentials import API_KEYS
 from adapters.http.web.base import Page, open_page, page_handler, redirect, render
 
 MB = 1024 * 1024
@@ -15,7 +14,7 @@ async def _account(page: Page, **extra) -> web.Response:
     services = page.services
     user = await services.accounts.get(page.user_id)
     orders = (await services.orders.list(user.id, None, RECENT, None)).items
-    ledger = (await services.repos.ledger.entries(user.id, RECENT, None)).items
+    ledger = (await services.ledger.entries(user.id, RECENT, None)).items
     return render(page, "account.html", account=user, orders=orders, ledger=ledger,
                   used_mb=f"{user.storage_used_bytes / MB:.1f}", limit_mb=f"{user.storage_limit_bytes / MB:.1f}",
                   **extra)
@@ -31,7 +30,7 @@ async def create_key(request: web.Request) -> web.StreamResponse:
     """A new API key (the old one stops working), shown in this answer only: it is stored hashed, never again."""
     page = await open_page(request)
     await page.form()
-    key = await page.services.extras[API_KEYS].rotate(page.user_id)
+    key = await page.services.api_keys.rotate(page.user_id)
     return await _account(page, new_key=key)
 
 
@@ -39,7 +38,7 @@ async def create_key(request: web.Request) -> web.StreamResponse:
 async def revoke_key(request: web.Request) -> web.StreamResponse:
     page = await open_page(request)
     await page.form()
-    revoked = await page.services.extras[API_KEYS].revoke(page.user_id)
+    revoked = await page.services.api_keys.revoke(page.user_id)
     return await _account(page, notice=page.t("page.me.key_revoked" if revoked else "page.me.no_key"))
 
 

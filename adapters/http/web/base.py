@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from adapters.http.auth import Principal
+from adapters.http.keys import SERVICES, HttpServices, services_of
 from adapters.http.web.links import HOME, login_url, safe_next
 from adapters.http.web.sessions import COOKIE, Sessions, WebSession
 from core.domain import User
@@ -22,8 +23,6 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = web.AppKey("web_templates", jinja2.Environment)
 STATIC = "/web/static"
-SESSIONS = "web_sessions"     # under Services.extras
-TEXTS = "texts"               # the Texts service under Services.extras (made here when nobody made it first)
 PAGE_PREFIXES = ("/web", "/admin")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -37,28 +36,12 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "
                 "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
 
 
-async def add_web_services(services) -> None:
-    """A ServiceHook: the sessions (in the EphemeralStore, so every worker knows them) and the Texts."""
-    config = services.config
-    if getattr(services, "texts", None) is None and TEXTS not in services.extras:
-        services.extras[TEXTS] = Texts.load(config.i18n.default_locale, config.i18n.texts)
-    services.extras[SESSIONS] = Sessions(services.ephemeral, config.security.token_ttl,
-                                         secure=config.server.public_url.startswith("https://"))
-
-
-def services_of(request: web.Request):
-    from bot.app import SERVICES
-
-    return request.config_dict[SERVICES]
-
-
 def sessions_of(request: web.Request) -> Sessions:
-    return services_of(request).extras[SESSIONS]
+    return services_of(request).sessions
 
 
 def texts_of(request: web.Request) -> Texts:
-    services = services_of(request)
-    return getattr(services, "texts", None) or services.extras[TEXTS]
+    return services_of(request).texts
 
 
 async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
@@ -67,8 +50,6 @@ async def on_prepare(request: web.Request, response: web.StreamResponse) -> None
         return
     for name, value in PAGE_HEADERS.items():
         response.headers.setdefault(name, value)
-    from bot.app import SERVICES
-
     if SERVICES in request.config_dict:
         sessions_of(request).write_cookie(request, response)
 
@@ -103,7 +84,7 @@ class Page:
         return self.user.id
 
     @property
-    def services(self):
+    def services(self) -> HttpServices:
         return services_of(self.request)
 
     async def form(self) -> dict[str, str]:

@@ -32,7 +32,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
     page = await open_page(request)
     services = page.services
     conversation = await services.conversations.get(page.user_id, request.match_info["id"])  # another's: 404
-    messages = await services.repos.messages.recent(conversation.id, 0, THREAD_LIMIT)
+    messages = await services.messages.recent(conversation.id, 0, THREAD_LIMIT)
     return render(page, "chat.html", conversations=await _conversations(page), conversation=conversation,
                   messages=messages, roles=await services.conversations.roles())
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.http.auth import client_bucket
+from adapters.http.keys import settings_of
 from adapters.http.web.base import Page, open_page, page_handler, redirect, render, sessions_of
 from adapters.http.web.links import LOGIN, SIGN_IN_LINK, safe_next
 from core.errors import DomainError, NotFound, Unauthorized
 
 
 def _wechat_login_on(request: web.Request) -> bool:
-    from bot.app import CONFIG
-
-    return bool(request.config_dict[CONFIG].channels.wechat.enabled)
+    return settings_of(request).wechat_enabled
 
 
 def _login_form(page: Page, status: int = 200, error: str = "") -> web.Response:

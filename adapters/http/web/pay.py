@@ -123,10 +123,11 @@ async def qrcode_png(request: web.Request) -> web.StreamResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-def install(app: web.Application, config) -> None:
+def install(app: web.Application, wechat_oauth: bool) -> None:
     from adapters.wechat import oauth_routes
 
-    oauth_routes.install(app, config)
+    if wechat_oauth:
+        oauth_routes.install(app)
     app.router.add_get(PAY, product_page)
     app.router.add_post(PAY, create_order)
     app.router.add_get(PAY + "/{id}", order_page)
