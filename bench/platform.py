@@ -115,7 +115,7 @@ async def database(kind: str, workdir: Path) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def platform(database_url: str, model_url: str, workdir: Path, log_dir: Path, *, label: str,
                    channels: dict | None = None, redis: dict | None = None,
-                   tree: Path | None = None) -> AsyncIterator[Child]:
+                   tree: Path | None = None, env: dict | None = None) -> AsyncIterator[Child]:
     """`python -m bot run --config <temp>/<label>.yaml`, ready once GET /api/v1/status answers 200; with `tree`,
     that checkout's code (bench/ref.py) instead of the working tree's."""
     port = free_port()
@@ -124,7 +124,8 @@ async def platform(database_url: str, model_url: str, workdir: Path, log_dir: Pa
     child = await start_child(f"platform-{label}", ["-m", "bot", "run", "--config", str(config_path)], log_dir,
                               ready_url=f"http://127.0.0.1:{port}/api/v1/status",
                               # The platform's own default log level (INFO) unless BOT_BENCH_LOG_LEVEL says otherwise.
-                              env={"BOT_LOG_LEVEL": os.environ.get("BOT_BENCH_LOG_LEVEL", "INFO")}, tree=tree)
+                              env={"BOT_LOG_LEVEL": os.environ.get("BOT_BENCH_LOG_LEVEL", "INFO"), **(env or {})},
+                              tree=tree)
     child.url = f"http://127.0.0.1:{port}"
     try:
         yield child

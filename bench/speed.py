@@ -3,6 +3,7 @@ working tree and a git ref side by side; acknowledgements at saturation (256 use
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from dataclasses import replace
 
 from bench.channels import WECHAT_APP_ID, WECHAT_SECRET, _measure, channel_servers
@@ -30,13 +31,17 @@ async def pace(s: Settings) -> dict:
     async with trees(s) as checkouts, model_server(s, "model-pace", PACE_MODEL) as model, \
             channel_servers(s, reply) as servers:
         control, tg_api, _ = servers.url.split()
-        totals: dict[str, dict] = {name: {"cpu_s": 0.0, "answers": 0, "runs": []} for name in checkouts}
+        variants = [(name, tree, {}) for name, tree in checkouts.items()]
+        if importlib.util.find_spec("uvloop") is not None:   # what uvloop saves: the working tree on asyncio's loop
+            variants.insert(1, ("working tree, asyncio loop", None, {"BOT_EVENT_LOOP": "asyncio"}))
+        totals: dict[str, dict] = {name: {"cpu_s": 0.0, "answers": 0, "runs": []} for name, _, _ in variants}
         offset = 0
         for _round in range(s.rounds):
-            for name, tree in checkouts.items():
+            for index, (name, tree, env) in enumerate(variants):
+                label = f"pace-{index}-{len(totals[name]['runs'])}"
                 async with database("sqlite", s.workdir) as url, \
-                        platform(url, model.url, s.workdir, s.logs, label=f"pace-{list(checkouts).index(name)}-{len(totals[name]['runs'])}",
-                                 channels=telegram_channel(tg_api, default_pace=True), tree=tree) as plat:
+                        platform(url, model.url, s.workdir, s.logs, label=label, tree=tree, env=env,
+                                 channels=telegram_channel(tg_api, default_pace=True)) as plat:
                     # One-time work (first users, the tokenizer's tables) is not what an answer costs.
                     await _measure(replace(s, channel_duration=3.0), "telegram", plat, model, servers, control,
                                    user_offset=offset)

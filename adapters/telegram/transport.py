@@ -1,4 +1,4 @@
-"""AiohttpBotRequest: python-telegram-bot's HTTP transport on aiohttp, each request's headers and JSON body in one write.
+"""AiohttpBotRequest: PTB's HTTP transport on aiohttp, each request's headers and JSON body in one write.
 
 Why: PTB's default transport (httpx) writes a request's headers and its form-encoded body separately and
 encodes every parameter on its own; at one edit a second per chat that was about an eighth of the CPU of a
