@@ -80,8 +80,9 @@ async def chat(config: AppConfig, name: str) -> int:
             if command is not None:
                 print(await terminal.run(user, command))
                 continue
-            await terminal.answer(services, InboundMessage(user.id, text, chat_key=f"{CHANNEL}:{user.id}"),
-                                  terminal.locale(user))
+            locale = terminal.locale(user)
+            await terminal.answer(services, InboundMessage(user.id, text, chat_key=f"{CHANNEL}:{user.id}",
+                                                           locale=locale), locale)
         return 0
 
 

@@ -159,17 +159,17 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
     if conv_cfg.summary.enabled and config.llm.providers:
         summarizer = Summarizer(model, conv_cfg.summary.model or config.llm.default_model, counter,
                                 repos.conversations, repos.messages, conv_cfg.history_tokens)
+    texts = Texts.load(config.i18n.default_locale, config.i18n.texts)
     engine = ChatEngine(model=model, catalog=catalog, counter=counter, quota=quota,
                         conversations=repos.conversations, messages=repos.messages, roles=repos.roles,
                         settings=EngineSettings(conv_cfg.default_instruction, conv_cfg.history_tokens,
                                                 config.rag.top_k),
-                        summarizer=summarizer)
+                        summarizer=summarizer, texts=texts)
     orders = OrderService(products=repos.products, orders=repos.orders, users=repos.users, quota=quota, tx=repos.tx,
                           order_ttl_seconds=config.payments.wechatpay.order_ttl_seconds)
     conversations = ConversationService(repos.conversations, repos.messages, repos.roles)
     qr_login = QrLoginService(ephemeral)
     sign_in = SignInLinkService(ephemeral, sign_in_url(config.server.public_url))
-    texts = Texts.load(config.i18n.default_locale, config.i18n.texts)
     model_choice = ModelChoiceService(catalog, repos.conversations, repos.roles, llm.table.provider_of,
                                       own_key_weight=config.llm.byok_fee_weight)
     commands = CommandService(accounts=accounts, conversations=conversations, orders=orders, catalog=catalog,

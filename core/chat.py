@@ -12,6 +12,7 @@ from core.admin_access import AccessGuard
 from core.catalog import ModelCatalog
 from core.domain import Conversation, Hold, ImagePart, InboundMessage, Message, ModelSpec, Usage
 from core.errors import InvalidRequest, NotFound, UpstreamError
+from core.i18n import Text, Texts
 from core.ports import (
     AnsweredBy, ChatModel, ConversationRepository, MessageRepository, ModelRequest, Passage, Retriever, RoleRepository,
     TextDelta, TokenCounter, UsageReport,
@@ -27,8 +28,9 @@ MAX_INPUT_CHARS = 32_000
 # models is 765); the provider's reported usage is what is charged.
 IMAGE_TOKENS = 765
 HISTORY_FETCH = 200
-# How an answer ends when its provider fails after text was streamed (it is never retried then: no doubled text).
-CUT_OFF_NOTE = "\n\n[The answer was cut off: {reason} You were charged only for the part above.]"
+# How an answer ends when its provider fails after text was streamed (it is never retried then: no doubled text):
+# the note `reply.cut_off` in the user's language (InboundMessage.locale), after a blank line, stored with the answer.
+CUT_OFF_SEPARATOR = "\n\n"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class EngineSettings:
 class ChatEngine:
     def __init__(self, *, model: ChatModel, catalog: ModelCatalog, counter: TokenCounter, quota: QuotaLedger,
                  conversations: ConversationRepository, messages: MessageRepository, roles: RoleRepository,
-                 settings: EngineSettings, summarizer: Summarizer | None = None, retriever: Retriever | None = None):
+                 settings: EngineSettings, summarizer: Summarizer | None = None, retriever: Retriever | None = None,
+                 texts: Texts | None = None):
         self._model = model
         self._catalog = catalog
         self._counter = counter
@@ -74,6 +77,7 @@ class ChatEngine:
         self._settings = settings
         self._summarizer = summarizer
         self.retriever = retriever
+        self._texts = texts if texts is not None else Texts.load()  # the notes the engine writes (a cut-off answer)
         # Users' own provider keys (core.own_keys.OwnKeyService, set in wiring): a reply their key answers is
         # priced at `own_key_weight` per token (llm.byok_fee_weight; 0: not charged).
         self.own_keys = None
@@ -131,6 +135,7 @@ class ChatEngine:
         run = _Run(self, spec, hold, conversation, prompt, message_id, tuple(p.citation() for p in passages),
                    inbound.images)
         run.own_key = own_key
+        run.locale = inbound.locale
         started = ReplyStarted(conversation, user_message, message_id, spec.name, run.citations)
         async for event in run.stream(inbound.user_id, max_tokens, started):
             if isinstance(event, ReplyFinished) and not conversation.title and event.message.status == "complete":
@@ -220,6 +225,7 @@ class _Run:
         self.parts: list[str] = []
         self.usage: Usage | None = None
         self.own_key = False  # answered with the user's own key (never another key, never a fallback)
+        self.locale: str | None = None  # the user's language, for the cut-off note
 
     async def stream(self, user_id: str, max_tokens: int, started: ReplyStarted) -> AsyncIterator[ReplyEvent]:
         request = ModelRequest(self.spec.name, self.prompt.turns, max_tokens, self.images, user_id=user_id,
@@ -253,13 +259,20 @@ class _Run:
             cut = None
         if cut is not None:
             # Charged and stored before the note is sent: a consumer that stops reading changes nothing.
-            note = CUT_OFF_NOTE.format(reason=cut.message)
+            note = CUT_OFF_SEPARATOR + self._cut_off_note(cut)
             message = await asyncio.shield(self._finish(user_id, "error", note))
             yield ReplyDelta(note)
             yield ReplyFinished(message)
             return
         message = await asyncio.shield(self._finish(user_id, "complete"))
         yield ReplyFinished(message)
+
+    def _cut_off_note(self, cut: UpstreamError) -> str:
+        """`reply.cut_off` in the user's language; the provider's own words (cut.message) stay in the log."""
+        log.info("answer %s cut off: %s", self.message_id, cut.message)
+        why = "reply.cut_off_timeout" if cut.reason == "upstream_timeout" else "reply.cut_off_broken"
+        texts = self.e._texts
+        return texts.render(Text.of("reply.cut_off", reason=Text.of(why)), texts.locale_for(self.locale))
 
     def _answered_by(self, answered: AnsweredBy) -> None:
         """A fallback model answered: the reply is priced by its weights (the same name keeps the spec)."""

@@ -25,7 +25,12 @@ def help_texts(menu: Sequence[str]) -> tuple[Text, ...]:
 
 def login_prompt(request: LoginRequest, now: float) -> Text:
     """What the scanner of a login QR is asked (WeChat SCAN): who asks, since when, and how to allow it."""
-    who = Text.plain(request.requester) if request.requester else Text.of("login.someone")
+    if request.address and request.agent:
+        who = Text.of("login.browser_agent_at", agent=request.agent, address=request.address)
+    elif request.address:
+        who = Text.of("login.browser_at", address=request.address)
+    else:
+        who = Text.plain(request.requester) if request.requester else Text.of("login.someone")
     return Text.of("login.confirm_prompt", who=who, time=time.strftime("%H:%M UTC", time.gmtime(request.opened_at)),
                    minutes=max(1, request.seconds_left(now) // 60))
 

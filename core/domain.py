@@ -209,3 +209,4 @@ class InboundMessage:
     metadata: dict = field(default_factory=dict, compare=False)
     images: tuple[ImagePart, ...] = ()       # shown to a vision model with this message
     instruction: str | None = None           # the system prompt of a conversation this message starts
+    locale: str | None = None                # the user's language (zh, en) for notes the engine writes; None: default

@@ -16,7 +16,9 @@ SCENE_TTL = 300
 class LoginScene:
     scene: str          # the scene string in the QR code (what WeChat sends back as EventKey)
     ticket: str         # what the client polls /auth/token with ({"qrcode": ticket})
-    requester: str = ""  # what asked to sign in, shown to the scanner: "a web browser (UA) at ADDRESS"
+    requester: str = ""  # what asked to sign in, in its own words, when it is not a browser described below
+    agent: str = ""      # the asking browser's User-Agent (shown as login.browser_agent_at)
+    address: str = ""    # the asking client's address (login.browser_at)
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class LoginRequest:
     requester: str
     opened_at: float     # epoch seconds
     expires_at: float
+    agent: str = ""      # the browser that asked (its User-Agent) and its address, rendered in the scanner's language
+    address: str = ""
 
     def seconds_left(self, now: float) -> int:
         return max(0, int(self.expires_at - now))
@@ -54,7 +58,8 @@ class QrLoginService:
         now = self._clock()
         await self._store.put("qr-ticket", scene.ticket, scene.scene, ttl)
         await self._save(scene.scene, {"step": "pending", "user": None, "exp": now + ttl, "opened": now,
-                                       "requester": scene.requester})
+                                       "requester": scene.requester, "agent": scene.agent,
+                                       "address": scene.address})
 
     async def mark_scanned(self, scene: str, user_id: str) -> LoginRequest | None:
         """The scene's QR was scanned by `user_id`: what to ask them to confirm; None when the scene is
@@ -65,7 +70,8 @@ class QrLoginService:
         state.update(step="scanned", user=user_id)
         await self._save(scene, state)
         await self._store.put("qr-confirm", user_id, scene, max(1.0, state["exp"] - self._clock()))
-        return LoginRequest(state["requester"], state["opened"], state["exp"])
+        return LoginRequest(state["requester"], state["opened"], state["exp"], state.get("agent", ""),
+                            state.get("address", ""))
 
     async def awaiting(self, user_id: str) -> bool:
         """Whether a login this user scanned waits for their confirmation."""

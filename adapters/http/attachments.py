@@ -2,6 +2,7 @@
 posting a message with `attachment_ids` does with them (adapters/http/messages.py calls `prepare_message`)."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import aiohttp
@@ -117,8 +118,7 @@ async def prepare_message(call: Call, inbound: InboundMessage, attachment_ids: l
     if not inbound.text.strip() and "audio" not in kinds:
         raise InvalidRequest("content is required with image or document attachments.", reason="invalid_request")
     prepared = await service.prepare(call.user_id, inbound.text, attachment_ids, conversation_id=call.path("id"))
-    return InboundMessage(user_id=inbound.user_id, text=prepared.text, conversation_id=inbound.conversation_id,
-                          model=inbound.model, metadata=inbound.metadata, images=prepared.images), prepared
+    return dataclasses.replace(inbound, text=prepared.text, images=prepared.images), prepared
 
 
 def install(app: web.Application, prefix: str) -> None:

@@ -45,7 +45,8 @@ class Answerer:
             return
         images = await self._images(user.id, job)
         inbound = InboundMessage(user.id, job.text, chat_key=chat_key(job.chat_id),
-                                 request_key=f"telegram:{job.chat_id}:{job.message_id}", images=images)
+                                 request_key=f"telegram:{job.chat_id}:{job.message_id}", images=images,
+                                 locale=locale)
         view = ReplyView(self._sender, job.chat_id, self._intervals[job.in_group],
                          reply_to=job.message_id if job.in_group else None, thread_id=job.thread_id,
                          on_gone=lambda: lane.reply.cancel() if lane.reply else None,

@@ -49,11 +49,10 @@ class SlidingWindowLimiter:
 LIMITER = web.AppKey("wechat_qr_limiter", SlidingWindowLimiter)
 
 
-def requester_of(request: web.Request) -> str:
-    """What is asking to sign in, as the scanner will read it: the browser's own name for itself and its address."""
+def browser_agent(request: web.Request) -> str:
+    """The asking browser's own name for itself (printable, at most 120 characters), shown to the scanner."""
     agent = "".join(ch for ch in request.headers.get("User-Agent", "") if ch.isprintable()).strip()
-    agent = agent[:120] + ("…" if len(agent) > 120 else "")
-    return f"a web browser{f' ({agent})' if agent else ''} at {client_address(request)}"
+    return agent[:120] + ("…" if len(agent) > 120 else "")
 
 
 async def open_login_qrcode(request: web.Request) -> dict:
@@ -67,7 +66,8 @@ async def open_login_qrcode(request: web.Request) -> dict:
     if not ticket:
         raise WeChatApiError(-1, "qrcode/create answered without a ticket")
     expires_in = int(answer.get("expire_seconds") or SCENE_TTL)
-    await channel.services.qr_login.open(LoginScene(scene, ticket, requester_of(request)), ttl=expires_in)
+    await channel.services.qr_login.open(LoginScene(scene, ticket, agent=browser_agent(request),
+                                                           address=client_address(request)), ttl=expires_in)
     expires_at = datetime.now(timezone.utc) + timedelta(seconds=expires_in)
     return {"url": SHOW_QRCODE_URL + quote(ticket, safe=""), "qrcode": ticket,
             "expires_at": expires_at.isoformat().replace("+00:00", "Z"), "content": str(answer.get("url") or "")}

@@ -31,7 +31,7 @@ async def test_a_scan_without_confirmation_gives_the_attacker_nothing(wx, start_
     await client.post(client.event("o-victim", "SCAN", scene, ticket=ticket))
     [prompt] = await wx.wait_sent("o-victim", 1)
     # The victim is told what is asking: the attacker's browser and address.
-    assert "EvilBrowser/6.6 (X11; Linux)" in prompt and "at 127.0.0.2" in prompt and "确认" in prompt
+    assert "来自 127.0.0.2 的网页浏览器（EvilBrowser/6.6 (X11; Linux)）" in prompt and "确认" in prompt
     async with client_from("127.0.0.2", running.base_url) as attacker:
         for _ in range(15):   # polling a pending login is not a failure: no 429 either
             assert_error(await attacker.post("/auth/token", {"qrcode": ticket}), 401, "pending")

@@ -41,7 +41,7 @@ async def test_scan_to_log_in(wx, start_app, fake_llm, tmp_path, event) -> None:
         key = scene if event == "SCAN" else "qrscene_" + scene
         await client.post(client.event("o-login", event, key, ticket=ticket))
         sent = await wx.wait_sent("o-login", 1)
-        assert "登录请求：a web browser" in sent[-1] and "请在 4 分钟内回复“确认”" in sent[-1]
+        assert "登录请求：来自 127.0.0.1 的网页浏览器" in sent[-1] and "请在 4 分钟内回复“确认”" in sent[-1]
         status, body = await _json(http, api + "/auth/token", {"qrcode": ticket})
         assert (status, body["error"]["reason"]) == (401, "pending")  # scanned, not yet confirmed
 
@@ -98,7 +98,7 @@ async def test_following_by_scanning_logs_in_with_a_passive_reply(wx, start_app,
         _, qr = await _json(http, api + "/auth/wechat-qrcode")
         scene = wx.qrcodes[qr["qrcode"]]["action_info"]["scene"]["scene_str"]
         reply = await client.post(client.event("o-new", "subscribe", "qrscene_" + scene, ticket=qr["qrcode"]))
-        assert reply.content.startswith("Welcome aboard.\n\n登录请求：a web browser")
+        assert reply.content.startswith("Welcome aboard.\n\n登录请求：来自 127.0.0.1 的网页浏览器")
         status, body = await _json(http, api + "/auth/token", {"qrcode": qr["qrcode"]})
         assert (status, body["error"]["reason"]) == (401, "pending")
         reply = await client.post(client.text("o-new", "confirm"))

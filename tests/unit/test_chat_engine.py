@@ -64,6 +64,20 @@ async def test_a_model_failure_before_any_text_is_not_charged() -> None:
     assert (await core.accounts.get(alice.id)).balance == 1000 and core.ledger.active_holds(alice.id) == []
 
 
+async def test_an_answer_cut_off_after_text_ends_with_a_note_in_the_users_language() -> None:
+    core = build(grant=1000)
+    alice = await user(core)
+    for locale, note in (("zh", "[回答被中断：与模型的连接中断了。只按上面已生成的部分收费。]"),
+                         (None, "[The answer was cut off: the connection to the model broke. You were charged "
+                                "only for the part above.]")):
+        core.model.script(reply="abcdefgh", chunk_chars=2, fail_after=2)
+        inbound = InboundMessage(alice.id, "hi", chat_key=f"c-{locale}", locale=locale)
+        outcome = await collect_reply(core.engine.reply(inbound))
+        assert isinstance(outcome, ReplyDone) and not outcome.complete
+        assert outcome.text == "abcd\n\n" + note   # stored with the answer, as the user saw it
+        assert outcome.message.cost > 0
+
+
 async def test_a_stopped_answer_is_charged_for_what_was_generated() -> None:
     core = build(grant=1000)
     alice = await user(core)

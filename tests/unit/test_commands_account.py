@@ -75,6 +75,11 @@ def test_the_login_prompt_names_who_asks_and_the_time_left() -> None:
         "If it was not you, ignore this message: nobody is signed in without your confirmation."]
     anonymous = core.texts.render(login_prompt(LoginRequest("", 0.0, 300.0), now=290.0), "zh")
     assert anonymous.startswith("登录请求：一个网页浏览器 于 00:00 UTC 请求登录你的账号。") and "1 分钟" in anonymous
+    browser = LoginRequest("", 0.0, 300.0, agent="Firefox/128", address="203.0.113.9")
+    assert core.texts.render(login_prompt(browser, now=0.0), "zh").startswith(
+        "登录请求：来自 203.0.113.9 的网页浏览器（Firefox/128） 于 00:00 UTC")
+    assert core.texts.render(login_prompt(browser, now=0.0), "en").startswith(
+        "Sign-in request: a web browser (Firefox/128) at 203.0.113.9 asked at 00:00 UTC")
 
 
 async def test_a_link_code_joins_two_accounts_by_command_and_by_deep_link() -> None:
