@@ -25,7 +25,7 @@ def install(app: web.Application, config) -> None:
                             tolerance_seconds=cfg.timestamp_tolerance_seconds)
         channel = WeChatChannel(services, codec, api,
                                 TortoiseWeChatOutbox(), TortoiseWeChatInbox(worker_name(), cfg.answer_lease_seconds),
-                                services.commands, services.texts)
+                                services.commands, services.texts, media=_media(services, api))
         services.extras["wechat"] = channel
         services.extras["wechat_queries"] = SeenQueries(services.ephemeral, cfg.app_id,
                                                         cfg.timestamp_tolerance_seconds)
@@ -50,6 +50,23 @@ def install(app: web.Application, config) -> None:
         channel = app[SERVICES].extras.get("wechat") if SERVICES in app else None
         if channel is not None:
             await channel.drain(config.server.shutdown_grace_seconds)
+
+    def _media(services, api):
+        """Images, voice without Recognition and links (adapters/wechat/media.py), when files are handled."""
+        if getattr(services, "media", None) is None:
+            return None
+        from adapters.retrieval.fetcher import PageFetcher
+        from adapters.wechat.media import WeChatMedia
+        from core.files import IMAGE_TYPES
+
+        knowledge = services.knowledge
+        fetcher = PageFetcher(max_bytes=services.media.limits.image_bytes,
+                              timeout_seconds=config.rag.fetch_timeout_seconds,
+                              user_agent="chatbot-platform/wechat-images", accept=tuple(IMAGE_TYPES))
+        return WeChatMedia(api=api, media=services.media, conversations=services.conversations,
+                           knowledge=knowledge.service if knowledge is not None else None, image_fetcher=fetcher,
+                           allow_private_urls=config.rag.allow_private_urls, catalog=services.catalog,
+                           texts=services.texts)
 
     app[SERVICE_HOOKS].append(build)
     app.on_shutdown.append(drain)

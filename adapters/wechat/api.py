@@ -1,9 +1,11 @@
-"""The few WeChat server APIs we call (token, customer-service text, scene QR), over aiohttp, with a shared token cache."""
+"""The few WeChat server APIs we call (token, customer-service text, scene QR, media download), over aiohttp, with a
+shared token cache."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -26,6 +28,16 @@ class WeChatApiError(UpstreamError):
         super().__init__(f"WeChat API error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file downloaded from /cgi-bin/media/get: at most `limit` + 1 bytes are read, so a longer one is known
+    to be too large without fetching the rest."""
+
+    data: bytes
+    content_type: str
+    filename: str
 
 
 class WeChatApi:
@@ -59,6 +71,44 @@ class WeChatApi:
         return await self._post("/cgi-bin/qrcode/create", {
             "expire_seconds": expire_seconds, "action_name": "QR_STR_SCENE",
             "action_info": {"scene": {"scene_str": scene}}})
+
+    async def download_media(self, media_id: str, limit: int) -> Media:
+        """A user's image or voice by its MediaId (kept by WeChat for 3 days). WeChatApiError when WeChat
+        answers an errcode (40007: invalid media_id) or cannot be reached."""
+        token = await self.access_token()
+        media = await self._download(media_id, token, limit)
+        if isinstance(media, int):
+            if media not in TOKEN_ERRORS:
+                raise WeChatApiError(media, "media download refused")
+            await self._forget(token)
+            media = await self._download(media_id, await self.access_token(), limit)
+            if isinstance(media, int):
+                raise WeChatApiError(media, "media download refused")
+        return media
+
+    async def _download(self, media_id: str, token: str, limit: int) -> Media | int:
+        """The file, or the errcode WeChat answered instead (as JSON, with a 200)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        try:
+            async with self._session.get(self._base + "/cgi-bin/media/get",
+                                         params={"access_token": token, "media_id": media_id}) as resp:
+                if resp.status >= 400:
+                    raise WeChatApiError(-1, f"HTTP {resp.status} from /cgi-bin/media/get")
+                kind = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+                if kind in ("application/json", "text/plain"):
+                    body = await resp.json(content_type=None)
+                    return int(body.get("errcode") or -1) if isinstance(body, dict) else -1
+                data = bytearray()
+                async for piece in resp.content.iter_chunked(65536):
+                    data += piece
+                    if len(data) > limit:
+                        break   # enough to know it is too large; the rest is never read
+                return Media(bytes(data), kind, resp.content_disposition.filename if resp.content_disposition
+                             and resp.content_disposition.filename else "")
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
+            raise WeChatApiError(-1, f"/cgi-bin/media/get unreachable or unreadable ({e.__class__.__name__})") \
+                from None
 
     # --- plumbing ---
 

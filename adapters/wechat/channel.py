@@ -11,6 +11,7 @@ from adapters.wechat.api import WeChatApi
 from adapters.wechat.codec import Callback, WeChatCodec
 from adapters.wechat.delivery import CustomerServiceDelivery
 from adapters.wechat.inbox import WeChatInbox
+from adapters.wechat.media import WeChatMedia
 from adapters.wechat.marks import MessageMarks
 from adapters.wechat.responder import WECHAT_LOCALE, WeChatResponder
 from adapters.wechat.split import TEXT_LIMIT_BYTES
@@ -26,7 +27,7 @@ ACK = "success"                 # WeChat's "received, nothing to say" answer
 
 class WeChatChannel:
     def __init__(self, services, codec: WeChatCodec, api: WeChatApi, outbox: TortoiseWeChatOutbox,
-                 inbox: TortoiseWeChatInbox, commands: CommandService, texts: Texts):
+                 inbox: TortoiseWeChatInbox, commands: CommandService, texts: Texts, media: WeChatMedia | None = None):
         cfg = services.config.channels.wechat
         self.services = services
         self._texts = texts
@@ -38,7 +39,8 @@ class WeChatChannel:
                                           qr_login=services.qr_login, commands=commands, texts=texts,
                                           choices=services.ephemeral, menu=cfg.menu, aliases=cfg.aliases,
                                           welcome=cfg.welcome, sources_prefix=cfg.sources_prefix,
-                                          pay_page=self._pay_page_link(services.config))
+                                          pay_page=self._pay_page_link(services.config), media=media)
+        self.media = media
         # Passive mode's notes are said before the user is known: WeChat's language unless the operator set them.
         locale = texts.locale_for(None, WECHAT_LOCALE)
         # One answer at a time per user, across workers (the lease outlives no crashed worker by long), or in memory.
@@ -97,9 +99,13 @@ class WeChatChannel:
         """Make and push one answer; the caller holds the user's turn. Answers start as the loop has room
         (ReplySlots), so acknowledgements are never queued behind all of them."""
         async with self.services.coordination.slots.slot():
-            owed_before = not await self.delivery.flush(cb.openid)
-            text = await self._responder.respond(cb)
-            await self.delivery.push(cb.openid, cb.msg_key, text, owed_before=owed_before)
+            owed = [not await self.delivery.flush(cb.openid)]
+
+            async def say(note: str) -> None:   # "🎤 I heard: ..." before the answer, in order behind what is owed
+                owed[0] = not await self.delivery.push(cb.openid, cb.msg_key, note, owed_before=owed[0])
+
+            text = await self._responder.respond(cb, say)
+            await self.delivery.push(cb.openid, cb.msg_key, text, owed_before=owed[0])
 
     async def notify_paid(self, order: Order) -> None:
         """OrderService paid listener: tell the buyer on WeChat (customer_service mode only)."""

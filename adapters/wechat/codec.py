@@ -38,6 +38,12 @@ class Callback:
     event_key: str = ""         # the menu key, or the QR scene (without "qrscene_")
     encrypted: bool = False
     nonce: str = ""
+    media_id: str = ""          # image and voice: the file on WeChat's media API (kept 3 days)
+    pic_url: str = ""           # image: WeChat's link to the picture (used when the media API fails)
+    voice_format: str = ""      # voice: amr or speex
+    title: str = ""             # link: the shared page's title, description and address
+    description: str = ""
+    url: str = ""
 
 
 def signature_of(*parts: str) -> str:
@@ -175,4 +181,19 @@ def _parse(xml: str, encrypted: bool, nonce: str) -> Callback:
     if kind == "event":
         event_key = str(getattr(message, "scene_id", None) or getattr(message, "key", None) or "")
     return Callback(openid=openid, account=account, kind=kind, msg_key=key, text=text, event=event,
-                    event_key=event_key, encrypted=encrypted, nonce=nonce)
+                    event_key=event_key, encrypted=encrypted, nonce=nonce, **_media_fields(message, kind))
+
+
+def _media_fields(message, kind: str) -> dict[str, str]:
+    """The fields of image, voice and link messages (adapters/wechat/media.py), as plain strings."""
+    def field(name: str) -> str:
+        value = getattr(message, name, None)
+        return str(value).strip() if value is not None else ""
+
+    if kind == "image":
+        return {"media_id": field("media_id"), "pic_url": field("image")}
+    if kind == "voice":
+        return {"media_id": field("media_id"), "voice_format": field("format").lower()}
+    if kind == "link":
+        return {"title": field("title"), "description": field("description"), "url": field("url")}
+    return {}

@@ -8,16 +8,18 @@ import time
 from typing import Callable, Mapping
 
 from adapters.wechat.codec import Callback
+from adapters.wechat.media import Notes, Say, WeChatMedia
 from adapters.wechat.payment_prompt import payment_prompt
+from core import media_errors
 from core.accounts import AccountService
 from core.chat import ChatEngine
 from core.commands import CommandService
 from core.commands_account import login_prompt
 from core.commands_results import WECHAT_NATIVE, WECHAT_PAY_PAGE, CommandContext, CommandResult
 from core.commands_text import as_plain_text
-from core.domain import Identity, InboundMessage, User
+from core.domain import Identity, ImagePart, InboundMessage, User
 from core.errors import DomainError
-from core.i18n import Texts
+from core.i18n import Text, Texts
 from core.i18n_errors import FAILED, error_text
 from core.knowledge import sources_line
 from core.login import QrLoginService
@@ -43,8 +45,9 @@ class WeChatResponder:
     def __init__(self, *, engine: ChatEngine, accounts: AccountService, qr_login: QrLoginService,
                  commands: CommandService, texts: Texts, choices: EphemeralStore, menu: Mapping[str, str],
                  aliases: Mapping[str, str], welcome: str = "", sources_prefix: str = "",
-                 pay_page: Callable[[str], str] | None = None):
+                 pay_page: Callable[[str], str] | None = None, media: WeChatMedia | None = None):
         self._engine = engine
+        self._media = media     # images, voice without Recognition, links (adapters/wechat/media.py)
         # An order's absolute pay page link (server.public_url + /web/pay/ID) when WeChat Pay is on: a phone cannot
         # scan a weixin:// code shown on its own screen, but it can open a link inside WeChat and pay there (JSAPI).
         self._pay_page = pay_page
@@ -58,11 +61,12 @@ class WeChatResponder:
         self._welcome = welcome
         self._sources_prefix = sources_prefix
 
-    async def respond(self, cb: Callback) -> str:
-        """The text to send back ("" for nothing). Never raises for a user's mistake or the model's failure."""
+    async def respond(self, cb: Callback, say: Say | None = None) -> str:
+        """The text to send back ("" for nothing). Never raises for a user's mistake or the model's failure.
+        `say` pushes a note before the answer (customer-service mode); without it notes join the reply."""
         locale = self._texts.locale_for(None, WECHAT_LOCALE)
         try:
-            return await self._respond(cb)
+            return await self._respond(cb, Notes(say))
         except DomainError as e:
             return self._texts.render(error_text(e), locale)
         except Exception:
@@ -77,10 +81,13 @@ class WeChatResponder:
         return CommandContext(user=user, chat_key=chat_key_of(openid), channel=CHANNEL, locale=locale,
                               payments=(WECHAT_PAY_PAGE,) if self._pay_page else (WECHAT_NATIVE,), menu=WECHAT_MENU)
 
-    async def _respond(self, cb: Callback) -> str:
+    async def _respond(self, cb: Callback, notes: Notes) -> str:
         if cb.kind == "event":
             return await self._event(cb)
         user, locale = await self._who(cb.openid)
+        if self._media is not None and (cb.kind in ("image", "link") or (
+                cb.kind == "voice" and not (cb.text or "").strip() and self._media.transcribes)):
+            return await self._file(cb, user, locale, notes)
         if cb.kind not in ("text", "voice"):
             return self._texts.get("chat.text_or_voice_only", locale)
         text = (cb.text or "").strip()
@@ -122,8 +129,28 @@ class WeChatResponder:
             return payment_prompt(result.payment, self._texts, locale)
         return as_plain_text(result, self._texts, locale, numbered=True)
 
-    async def _chat(self, user: User, cb: Callback, text: str, locale: str) -> str:
-        inbound = InboundMessage(user_id=user.id, text=text, chat_key=chat_key_of(cb.openid),
+    async def _file(self, cb: Callback, user: User, locale: str, notes: Notes) -> str:
+        """An image, a voice note WeChat did not recognise, or a shared link; a refused file is a polite
+        sentence, with nothing stored or charged."""
+        assert self._media is not None
+        try:
+            if cb.kind == "image":
+                return await self._media.image(cb, locale, lambda text, images: self._chat(user, cb, text, locale,
+                                                                                           images))
+            if cb.kind == "link":
+                return notes.reply(await self._media.link(cb, user, chat_key_of(cb.openid), locale, notes))
+            heard = await self._media.voice(cb, user)
+        except DomainError as e:
+            log.info("WeChat %s refused: %s (%s)", cb.kind, e.reason, e.message)
+            return notes.reply(self._texts.render(media_errors.media_text(e) or error_text(e), locale))
+        if not heard.text:
+            return self._texts.get("media.heard_nothing", locale)
+        await notes.note(self._texts.render(Text.of("media.heard", text=heard.text), locale))
+        return notes.reply(await self._chat(user, cb, heard.text, locale))
+
+    async def _chat(self, user: User, cb: Callback, text: str, locale: str,
+                    images: tuple[ImagePart, ...] = ()) -> str:
+        inbound = InboundMessage(user_id=user.id, text=text, chat_key=chat_key_of(cb.openid), images=images,
                                  request_key=f"wechat:{cb.account}:{cb.msg_key}", metadata={"channel": CHANNEL})
         outcome = await collect_reply(self._engine.reply(inbound))
         if isinstance(outcome, ReplyFailed):

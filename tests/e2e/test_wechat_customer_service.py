@@ -97,14 +97,16 @@ async def test_duplicate_msgids_are_answered_once(wx, start_app, fake_llm, tmp_p
 async def test_unsupported_types_and_voice(wx, start_app, fake_llm, tmp_path) -> None:
     running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
     client = client_for(running, wx)
-    await client.post(client.image("o-v"))
+    await client.post(client.location("o-v"))
     await client.post(client.voice("o-v", "今天天气怎么样"))
     await client.post(client.voice("o-v", ""))
-    sent = await wx.wait_sent("o-v", 3)
+    await client.post(client.image("o-v"))   # a text-only model and no llm.vision_model: said, not dropped
+    sent = await wx.wait_sent("o-v", 4)
     assert sent[0] == zh("chat.text_or_voice_only")
     assert sent[1] == "Echo: 今天天气怎么样"
-    assert sent[2] == zh("chat.voice_unclear")
-    assert len(fake_llm.chat_requests) == 1
+    assert sent[2] == zh("chat.voice_unclear")   # no llm.speech: WeChat's empty Recognition is all there is
+    assert sent[3] == zh("media.vision_unsupported", model="test-model")
+    assert len(fake_llm.chat_requests) == 1 and wx.media_gets == []
 
 
 async def test_an_answer_from_the_knowledge_base_ends_with_its_sources(wx, start_app, fake_llm, tmp_path) -> None:

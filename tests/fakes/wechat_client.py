@@ -105,10 +105,27 @@ class WeChatCallbackClient:
                               f"<Recognition>{cdata(recognition)}</Recognition>"
                               f"<MsgId>{msg_id or self.next_msg_id()}</MsgId>", None)
 
-    def image(self, openid: str, msg_id: int | None = None) -> str:
-        return self._envelope(openid, "image", f"<PicUrl>{cdata('http://mmbiz.qpic.cn/x.jpg')}</PicUrl>"
-                              f"<MediaId>{cdata('media-2')}</MediaId><MsgId>{msg_id or self.next_msg_id()}</MsgId>",
+    def image(self, openid: str, msg_id: int | None = None, media_id: str = "media-2",
+              pic_url: str = "http://mmbiz.qpic.cn/x.jpg") -> str:
+        return self._envelope(openid, "image", f"<PicUrl>{cdata(pic_url)}</PicUrl>"
+                              f"<MediaId>{cdata(media_id)}</MediaId><MsgId>{msg_id or self.next_msg_id()}</MsgId>",
                               None)
+
+    def voice_file(self, openid: str, media_id: str, fmt: str = "amr", msg_id: int | None = None) -> str:
+        """A voice message without <Recognition> (the account has WeChat's own recognition off)."""
+        return self._envelope(openid, "voice", f"<MediaId>{cdata(media_id)}</MediaId><Format>{cdata(fmt)}</Format>"
+                              f"<MsgId>{msg_id or self.next_msg_id()}</MsgId>", None)
+
+    def link(self, openid: str, title: str, url: str, description: str = "", msg_id: int | None = None) -> str:
+        return self._envelope(openid, "link", f"<Title>{cdata(title)}</Title><Description>{cdata(description)}"
+                              f"</Description><Url>{cdata(url)}</Url><MsgId>{msg_id or self.next_msg_id()}</MsgId>",
+                              None)
+
+    def location(self, openid: str, msg_id: int | None = None) -> str:
+        """A type we do not read (a shared location)."""
+        return self._envelope(openid, "location", "<Location_X>23.134521</Location_X><Location_Y>113.358803"
+                              f"</Location_Y><Scale>20</Scale><Label>{cdata('广州市')}</Label>"
+                              f"<MsgId>{msg_id or self.next_msg_id()}</MsgId>", None)
 
     def event(self, openid: str, event: str, key: str | None = None, create_time: int | None = None,
               ticket: str | None = None) -> str:

@@ -1,5 +1,5 @@
 """A local WeChat server API for tests: /cgi-bin/token, /cgi-bin/message/custom/send, /cgi-bin/qrcode/create,
-and web OAuth: /connect/oauth2/authorize (channels.wechat.oauth_base_url = wx.base_url) and /sns/oauth2/access_token.
+/cgi-bin/media/get (files users sent: wx.add_media(data, "image/jpeg", "jpg") -> media_id), and web OAuth: /connect/oauth2/authorize (channels.wechat.oauth_base_url = wx.base_url) and /sns/oauth2/access_token.
 
     async with FakeWeChat(app_id="wxtest", app_secret="s3cret") as wx:
         config: channels.wechat.api_base_url = wx.base_url
@@ -27,6 +27,7 @@ _ERRMSG = {
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
     40003: "invalid openid",
+    40007: "invalid media_id",
     40013: "invalid appid",
     40029: "invalid code",
     40125: "invalid appsecret",
@@ -61,6 +62,8 @@ class FakeWeChat:
         self.oauth_used: set[str] = set()
         self.oauth_exchanges: list[dict] = []                 # every /sns/oauth2/access_token query
         self.oauth_route: tuple[str, str] | None = None       # (server.public_url, where the app really is)
+        self.media: dict[str, tuple[bytes, str, str]] = {}       # media_id -> (bytes, Content-Type, extension)
+        self.media_gets: list[str] = []                       # every media_id asked for, unknown ones too
         self._valid: set[str] = set()
         self._expired: dict[str, int] = {}                    # token -> errcode it now answers
         self._closed: set[str] = set()
@@ -81,6 +84,12 @@ class FakeWeChat:
 
     def open_window(self, openid: str) -> None:
         self._closed.discard(openid)
+
+    def add_media(self, data: bytes, content_type: str, extension: str) -> str:
+        """A file a user sent (kept by WeChat for 3 days): its media_id for an image or voice callback."""
+        media_id = secrets.token_urlsafe(48)   # real ones are 64 characters of [A-Za-z0-9_-]
+        self.media[media_id] = (data, content_type, extension)
+        return media_id
 
     async def wait_sent(self, openid: str, count: int, timeout: float = 10.0) -> list[str]:
         """The texts delivered to `openid`, as soon as there are at least `count`."""
@@ -111,6 +120,7 @@ class FakeWeChat:
         app.router.add_get("/cgi-bin/token", self._token)
         app.router.add_post("/cgi-bin/message/custom/send", self._send)
         app.router.add_post("/cgi-bin/qrcode/create", self._qrcode)
+        app.router.add_get("/cgi-bin/media/get", self._media_get)
         app.router.add_get("/connect/oauth2/authorize", self._authorize)
         app.router.add_get("/sns/oauth2/access_token", self._oauth_token)
         self._runner, self.base_url = await serve_local(app, shutdown_timeout=0.5)
@@ -190,6 +200,20 @@ class FakeWeChat:
         return web.json_response({"ticket": ticket, "expire_seconds": expire,
                                   "url": f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"})
 
+    async def _media_get(self, request: web.Request) -> web.Response:
+        """The file as WeChat sends it (its type, and the name in Content-disposition); an error is JSON sent as
+        text/plain with a 200, as WeChat does."""
+        media_id = request.query.get("media_id", "")
+        self.media_gets.append(media_id)
+        if code := self._token_error(request):
+            return _plain_error(code)
+        if media_id not in self.media:
+            return _plain_error(40007)
+        data, content_type, extension = self.media[media_id]
+        return web.Response(body=data, headers={
+            "Content-Type": content_type, "Content-disposition": f'attachment; filename="{media_id}.{extension}"',
+            "Cache-Control": "no-cache, must-revalidate"})
+
     # --- web OAuth (网页授权, snsapi_base) ---
 
     async def _authorize(self, request: web.Request) -> web.Response:
@@ -235,6 +259,11 @@ class FakeWeChat:
         return web.json_response({"access_token": secrets.token_urlsafe(48), "expires_in": 7200,
                                   "refresh_token": secrets.token_urlsafe(48), "openid": openid,
                                   "scope": "snsapi_base", "is_snapshotuser": 0})
+
+
+def _plain_error(code: int) -> web.Response:
+    body = _error(code).body
+    return web.Response(body=body, content_type="text/plain")
 
 
 def _page(text: str) -> web.Response:
