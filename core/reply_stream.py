@@ -1,6 +1,6 @@
 """Reading one answer: the engine's ReplyEvents as what a channel shows (opened, grew, done, failed with a Text).
 
-Every channel reads answers this way (phase 2 replaces the per-channel loops with it):
+Every channel reads answers this way:
     async with contextlib.aclosing(follow_reply(engine.reply(inbound))) as updates:
         async for update in updates:
             ...  # ReplyOpened -> typing / a first message; ReplyGrew -> edit with update.text;
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import AsyncIterator, Sequence, Union
 
 from core.chat import ReplyDelta, ReplyEvent, ReplyFinished, ReplyStarted
@@ -36,6 +37,7 @@ class ReplyOpened:
     model: str
     citations: tuple[Citation, ...] = ()
     question_id: str = ""   # the stored question (its attachments are filed under it)
+    asked_at: datetime | None = None   # when the question was stored
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ async def follow_reply(events: AsyncIterator[ReplyEvent]) -> AsyncIterator[Reply
         async for event in events:
             if isinstance(event, ReplyStarted):
                 opened = ReplyOpened(event.message_id, event.conversation.id, event.model, tuple(event.citations),
-                                     event.user_message.id)
+                                     event.user_message.id, event.user_message.created_at)
                 yield opened
             elif isinstance(event, ReplyDelta):
                 parts.append(event.text)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 
 from aiohttp import web
@@ -13,12 +12,10 @@ from adapters.http.dify.files import chat_images
 from adapters.http.dify.inputs import fill_inputs, render_instruction
 from adapters.http.dify.requests import ChatRequest, UserOnly, app_key, end_user, json_object, parse, uuid_or_none
 from adapters.http.dify.tasks import ReplyRun
-from core.chat import ReplyDelta, ReplyFinished, ReplyStarted
 from core.domain import InboundMessage, Message
 from core.errors import DomainError, InvalidRequest, NotFound
 from core.files import StoredFile
-
-log = logging.getLogger(__name__)
+from core.reply_stream import ReplyDone, ReplyFailed, ReplyGrew, ReplyOpened
 
 _EXCHANGE = web.RequestKey("dify_new_exchange", object)
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
@@ -37,13 +34,13 @@ def _metadata(request: web.Request, message: Message, latency: float) -> dict:
     return render.metadata(message, context.pricing(request), context.dify(request).dataset_name, latency)
 
 
-def _as_dify_error(exc: BaseException) -> DomainError:
-    """What the client is told about a reply that failed (the engine's own errors are kept)."""
-    if isinstance(exc, NotFound):
+def _as_dify_error(failed: ReplyFailed) -> DomainError:
+    """What the client is told about a reply that failed (the engine's own errors are kept; an unexpected
+    failure, already logged by the reply reader, is Dify's internal error)."""
+    if isinstance(failed.cause, NotFound):
         return NotFound("Conversation Not Exists.")
-    if isinstance(exc, DomainError):
-        return exc
-    log.error("a Dify reply failed", exc_info=exc)
+    if failed.cause is not None:
+        return failed.cause
     return DomainError("Internal Server Error, please contact support.", reason="internal_server_error", status=500)
 
 
@@ -57,13 +54,13 @@ class _NewExchange:
         self.inputs = inputs
         self.done = False
 
-    async def started(self, event: ReplyStarted) -> None:
+    async def started(self, opened: ReplyOpened) -> None:
         if self.done:
             return
         self.done = True
-        await context.files(self.request).attach(event.user_message.id, [f.id for f in self.files])
+        await context.files(self.request).attach(opened.question_id, [f.id for f in self.files])
         if self.inputs is not None:
-            await context.inputs_store(self.request).put(event.conversation.id, self.inputs)
+            await context.inputs_store(self.request).put(opened.conversation_id, self.inputs)
 
 
 async def chat_messages(request: web.Request) -> web.StreamResponse:
@@ -107,11 +104,11 @@ async def _stopped_message(request: web.Request, run: ReplyRun, user_id: str) ->
 
 async def _blocking(request: web.Request, run: ReplyRun, user_id: str) -> web.Response:
     message: Message | None = None
-    async for event in run.events():
-        if isinstance(event, ReplyStarted):
-            await request[_EXCHANGE].started(event)
-        if isinstance(event, ReplyFinished):
-            message = event.message
+    async for update in run.events():
+        if isinstance(update, ReplyOpened):
+            await request[_EXCHANGE].started(update)
+        if isinstance(update, ReplyDone):
+            message = update.message
     if run.failure is not None:
         raise _as_dify_error(run.failure)
     if run.stopped:
@@ -122,7 +119,7 @@ async def _blocking(request: web.Request, run: ReplyRun, user_id: str) -> web.Re
         "event": "message", "task_id": run.task_id, "id": message.id, "message_id": message.id,
         "conversation_id": message.conversation_id, "mode": "chat", "answer": message.content,
         "metadata": _metadata(request, message, run.elapsed()),
-        "created_at": render.unix(run.started.user_message.created_at)})
+        "created_at": render.unix(run.started.asked_at)})
 
 
 class _SSE:
@@ -145,7 +142,7 @@ class _SSE:
             return {"task_id": self.run.task_id, "message_id": None, "conversation_id": None,
                     "created_at": None}
         return {"task_id": self.run.task_id, "message_id": started.message_id,
-                "conversation_id": started.conversation.id, "created_at": render.unix(started.user_message.created_at)}
+                "conversation_id": started.conversation_id, "created_at": render.unix(started.asked_at)}
 
     async def send(self, payload: dict) -> None:
         response = await self.open()
@@ -164,17 +161,17 @@ async def _stream(request: web.Request, run: ReplyRun, user_id: str) -> web.Stre
     sse = _SSE(request, run)
     ended = False
     try:
-        async for event in run.events(ping_every=_ping_interval(request)):
-            if event is None:
+        async for update in run.events(ping_every=_ping_interval(request)):
+            if update is None:
                 await sse.ping()
-            elif isinstance(event, ReplyStarted):
-                await request[_EXCHANGE].started(event)
+            elif isinstance(update, ReplyOpened):
+                await request[_EXCHANGE].started(update)
                 await sse.open()
-            elif isinstance(event, ReplyDelta):
+            elif isinstance(update, ReplyGrew):
                 ids = sse.ids()
-                await sse.send({"event": "message", **ids, "id": ids["message_id"], "answer": event.text})
-            elif isinstance(event, ReplyFinished):
-                await sse.message_end(event.message)
+                await sse.send({"event": "message", **ids, "id": ids["message_id"], "answer": update.delta})
+            elif isinstance(update, ReplyDone):
+                await sse.message_end(update.message)
                 ended = True
         if run.failure is not None:
             error = _as_dify_error(run.failure)

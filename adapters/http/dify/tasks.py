@@ -2,21 +2,26 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import AsyncIterator
 
 from aiohttp import web
 
 from adapters.coordination.ports import Stops
-from core.chat import ChatEngine, ReplyEvent, ReplyStarted
+from core.chat import ChatEngine
 from core.domain import InboundMessage
+from core.i18n_errors import FAILED
+from core.reply_stream import ReplyFailed, ReplyOpened, ReplyUpdate, follow_reply
 
+log = logging.getLogger(__name__)
 _END = object()
 SCOPE = "dify"
 
 
 class ReplyRun:
-    """One engine reply consumed by a task of its own; the handler reads its events from a queue.
+    """One engine reply read (core.reply_stream.follow_reply) by a task of its own; the handler reads its updates
+    (ReplyOpened, ReplyGrew, ReplyDone) from a queue, and `failure` holds the ReplyFailed that ended it.
 
     Cancelling the task is how a reply stops: the engine then stores the partial answer as
     'cancelled' and charges what was generated."""
@@ -28,8 +33,8 @@ class ReplyRun:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._began = time.monotonic()
-        self.started: ReplyStarted | None = None
-        self.failure: BaseException | None = None
+        self.started: ReplyOpened | None = None
+        self.failure: ReplyFailed | None = None
         self.stopped = False
 
     def start(self) -> asyncio.Task:
@@ -38,18 +43,22 @@ class ReplyRun:
         return self._task
 
     async def _produce(self) -> None:
-        async for event in self._engine.reply(self._inbound):
-            self._queue.put_nowait(event)
+        async for update in follow_reply(self._engine.reply(self._inbound)):
+            if isinstance(update, ReplyFailed):
+                self.failure = update
+            else:
+                self._queue.put_nowait(update)
 
     def _ended(self, task: asyncio.Task) -> None:
         if task.cancelled():
             self.stopped = True
-        else:
-            self.failure = task.exception()
+        elif task.exception() is not None:  # a bug in this reader, not the engine (follow_reply catches those)
+            log.error("a Dify reply task failed", exc_info=task.exception())
+            self.failure = ReplyFailed(FAILED, "internal_error", 500, "The reply task failed.")
         self._queue.put_nowait(_END)
 
-    async def events(self, ping_every: float | None = None) -> AsyncIterator[ReplyEvent | None]:
-        """The engine's events as they come, and None whenever `ping_every` seconds pass without one.
+    async def events(self, ping_every: float | None = None) -> AsyncIterator[ReplyUpdate | None]:
+        """The reply's updates as they come, and None whenever `ping_every` seconds pass without one.
         When the iteration ends, `failure` or `stopped` tell how the reply ended."""
         while True:
             try:
@@ -59,7 +68,7 @@ class ReplyRun:
                 continue
             if item is _END:
                 return
-            if isinstance(item, ReplyStarted):
+            if isinstance(item, ReplyOpened):
                 self.started = item
             yield item
 
