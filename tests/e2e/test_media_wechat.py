@@ -102,6 +102,18 @@ async def test_an_image_is_downloaded_by_media_id_and_answered_by_the_vision_mod
     assert user.balance == GRANT - cost and user.storage_used_bytes == 0 and stored_files(tmp_path) == []
 
 
+async def test_an_expired_access_token_is_refreshed_for_a_media_download(app, wx, media_llm) -> None:
+    running, client = await app()
+    await client.post(client.text("o-tok", "hello"))
+    await wx.wait_sent("o-tok", 1)
+    wx.expire_tokens(42001)
+    media_id = wx.add_media(png(2, 2), "image/png", "png")
+    media_llm.script(reply="A dot.", completion_tokens=2)
+    await client.post(client.image("o-tok", media_id=media_id))
+    assert (await wx.wait_sent("o-tok", 2))[-1] == "A dot."
+    assert wx.media_gets == [media_id, media_id] and wx.token_calls == 2   # refused once, fetched with a new token
+
+
 async def test_passive_mode_image_and_the_picurl_fallback_within_the_ssrf_rule(app, wx, media_llm) -> None:
     picture = png(4, 4)
     async with Pages({"/cat.png": (picture, "image/png")}) as pages:
