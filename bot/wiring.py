@@ -235,7 +235,9 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
             sweep = min(30.0, services.quota.lease_seconds / 2)
             services.periodic.every(sweep, services.quota.release_expired, "release expired quota holds")
             services.periodic.every(60, services.orders.sweep, "order payment sweep")
-            services.periodic.every(REFRESH_SECONDS, services.providers.refresh, "refresh model providers")
+            # Only other workers' changes need fetching: this process refreshes itself after each change it makes.
+            services.periodic.every(REFRESH_SECONDS, services.providers.refresh, "refresh model providers",
+                                    when=lambda: services.coordination.shared)
             services.periodic.every(300, services.ephemeral.purge_expired, "purge expired keys")  # type: ignore[attr-defined]
         yield services
     finally:
