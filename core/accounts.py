@@ -41,6 +41,10 @@ class AccountService:
         await self._users.set_locale(user_id, locale)
         return await self.get(user_id)
 
+    async def find(self, identity: Identity) -> User | None:
+        """The user behind an identity, if it has written before (nobody is created)."""
+        return await self._users.find_by_identity(identity)
+
     async def ensure_user(self, identity: Identity, name: str = "") -> User:
         """The user behind an identity, created (with the signup grant, once) on first contact."""
         user = await self._users.find_by_identity(identity)

@@ -13,11 +13,11 @@ from adapters.wechat.delivery import CustomerServiceDelivery
 from adapters.wechat.inbox import WeChatInbox
 from adapters.wechat.media import WeChatMedia
 from adapters.wechat.marks import MessageMarks
-from adapters.wechat.responder import WECHAT_LOCALE, WeChatResponder
+from adapters.wechat.responder import CHANNEL, WECHAT_LOCALE, WeChatResponder
 from adapters.wechat.split import TEXT_LIMIT_BYTES
-from adapters.wechat.window import ATTEMPTS, WeChatReplyWindow
+from adapters.wechat.window import ATTEMPTS, PassiveNotes, WeChatReplyWindow
 from core.commands import CommandService
-from core.domain import Order
+from core.domain import Identity, Order
 from core.i18n import Text, Texts
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,6 @@ class WeChatChannel:
                                           welcome=cfg.welcome, sources_prefix=cfg.sources_prefix,
                                           pay_page=self._pay_page_link(services.config), media=media)
         self.media = media
-        # Passive mode's notes are said before the user is known: WeChat's language unless the operator set them.
-        locale = texts.locale_for(None, WECHAT_LOCALE)
         # One answer at a time per user, across workers (the lease outlives no crashed worker by long), or in memory.
         self._locks = services.coordination.locks(lease_seconds=cfg.answer_lease_seconds)
         self.marks = MessageMarks(services.ephemeral, cfg.app_id, ATTEMPTS)
@@ -52,8 +50,7 @@ class WeChatChannel:
         self.window = WeChatReplyWindow(
             outbox=outbox, marks=self.marks, spawn=self._spawn, produce=self._produce,
             window_seconds=cfg.passive_window_seconds, callback_timeout_seconds=cfg.callback_timeout_seconds,
-            pending_text=cfg.pending_text or texts.get("wechat.pending", locale),
-            more_text=cfg.more_text or texts.get("wechat.more", locale), reply_bytes=TEXT_LIMIT_BYTES)
+            notes=PassiveNotes(texts, self._locale_of, cfg.pending_text, cfg.more_text), reply_bytes=TEXT_LIMIT_BYTES)
         self.delivery = CustomerServiceDelivery(api, outbox, self.window.part_bytes)
         self.inbox = WeChatInbox(inbox, answer=self._answer, spawn=self._spawn,
                                  user_turn=lambda openid: self._locks.hold(_lock_key(openid)))
@@ -68,6 +65,11 @@ class WeChatChannel:
         from adapters.http.web.pay import pay_link
 
         return partial(pay_link, config.server.public_url)
+
+    async def _locale_of(self, openid: str) -> str:
+        """The language of the WeChat user behind `openid`: their /lang choice, else WeChat's (zh)."""
+        user = await self.services.accounts.find(Identity(CHANNEL, openid))
+        return self._texts.locale_for(user.locale if user is not None else None, WECHAT_LOCALE)
 
     async def handle(self, cb: Callback) -> str:
         """The HTTP answer for one verified callback: "success", "", or a passive reply XML."""

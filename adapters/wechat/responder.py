@@ -151,7 +151,8 @@ class WeChatResponder:
     async def _chat(self, user: User, cb: Callback, text: str, locale: str,
                     images: tuple[ImagePart, ...] = ()) -> str:
         inbound = InboundMessage(user_id=user.id, text=text, chat_key=chat_key_of(cb.openid), images=images,
-                                 request_key=f"wechat:{cb.account}:{cb.msg_key}", metadata={"channel": CHANNEL})
+                                 request_key=f"wechat:{cb.account}:{cb.msg_key}", metadata={"channel": CHANNEL},
+                                 locale=locale)
         outcome = await collect_reply(self._engine.reply(inbound))
         if isinstance(outcome, ReplyFailed):
             error = self._texts.render(outcome.error, locale)

@@ -10,6 +10,7 @@ from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
 from adapters.wechat.codec import Callback
 from adapters.wechat.marks import MessageMarks
 from adapters.wechat.split import split_utf8
+from core.i18n import Texts
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,30 @@ class _Generation:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+class PassiveNotes:
+    """Passive mode's "still thinking" and "more follows" notes in each user's language (looked up only when a
+    note is said); the operator's channels.wechat.pending_text / more_text, when set, are said to everyone."""
+
+    def __init__(self, texts: Texts, locale_of: Callable[[str], Awaitable[str]], pending_text: str = "",
+                 more_text: str = ""):
+        self._texts = texts
+        self._locale_of = locale_of
+        self._pending = pending_text
+        self._more = more_text
+
+    async def pending(self, openid: str) -> str:
+        return self._pending or self._texts.get("wechat.pending", await self._locale_of(openid))
+
+    async def more(self, openid: str) -> str:
+        return self._more or self._texts.get("wechat.more", await self._locale_of(openid))
+
+    def longest_bytes(self) -> int:
+        """Room an answer's piece leaves for a note, in any language."""
+        notes = [self._pending or self._texts.get("wechat.pending", loc) for loc in self._texts.locales]
+        notes += [self._more or self._texts.get("wechat.more", loc) for loc in self._texts.locales]
+        return max(len(n.encode()) for n in notes)
+
+
 class WeChatReplyWindow:
     """Every finished answer is parked in the outbox first; a callback that is still inside its window
     takes everything the user is owed, oldest first, as its passive reply.
@@ -43,17 +68,15 @@ class WeChatReplyWindow:
 
     def __init__(self, *, outbox: TortoiseWeChatOutbox, marks: MessageMarks,
                  spawn: Callable[[Awaitable[None]], None], produce: Callable[[Callback], Awaitable[str]],
-                 window_seconds: float, callback_timeout_seconds: float, pending_text: str, more_text: str,
-                 reply_bytes: int):
+                 window_seconds: float, callback_timeout_seconds: float, notes: PassiveNotes, reply_bytes: int):
         self._outbox = outbox
         self._marks = marks
         self._spawn = spawn
         self._produce = produce
         self._window = window_seconds
         self._timeout = callback_timeout_seconds
-        self._pending_text = pending_text
-        self._more_text = more_text
-        self._reserve = max(len(pending_text.encode()), len(more_text.encode())) + len(SEPARATOR)
+        self._notes = notes
+        self._reserve = notes.longest_bytes() + len(SEPARATOR)
         self.part_bytes = reply_bytes - self._reserve
         self._inflight: dict[str, _Generation] = {}
 
@@ -75,7 +98,7 @@ class WeChatReplyWindow:
             # Any answer now, even an empty one, stops WeChat's retries: stay silent past its timeout.
             await self._wait(gen, cb.msg_key, self._timeout - self._window + HOLD_MARGIN_SECONDS)
             return ""
-        return self._pending_text
+        return await self._notes.pending(cb.openid)
 
     async def _wait(self, gen: _Generation | None, msg_key: str, seconds: float) -> bool:
         """Wait up to `seconds` for the answer (made here: its event; elsewhere: the shared mark); True when done."""
@@ -118,8 +141,8 @@ class WeChatReplyWindow:
             same = part.msg_key is not None and part.msg_key == before.msg_key
             text += ("" if same else SEPARATOR) + part.text
         if more:
-            return text + SEPARATOR + self._more_text
-        return text if own_done else text + SEPARATOR + self._pending_text
+            return text + SEPARATOR + await self._notes.more(openid)
+        return text if own_done else text + SEPARATOR + await self._notes.pending(openid)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

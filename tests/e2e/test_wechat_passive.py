@@ -4,11 +4,14 @@ WeChat's timing is scaled down (window 1.0 s, callback timeout 1.3 s instead of 
 protocol is unchanged: a callback not answered in time is dropped and sent again, three tries in all."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
 from adapters.wechat.split import TEXT_LIMIT_BYTES, utf8_len
-from tests.e2e.wechat_support import client_for, new_encoding_aes_key, until, wechat_config
+from core.i18n import Texts
+from tests.e2e.wechat_support import client_for, new_encoding_aes_key, until, wechat_config, zh
 from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
 
 WINDOW, TIMEOUT = 1.0, 1.3
@@ -100,3 +103,21 @@ async def test_replies_are_encrypted_like_the_callback(wx, start_app, fake_llm, 
     assert ("<Encrypt>" in reply.body) == (mode != "plaintext")
     balance = await client.post(client.text("o-e", "/balance"), timeout=TIMEOUT)
     assert balance.content.startswith("余额：")   # WeChat users read Chinese
+
+
+async def test_the_notes_are_in_each_users_language_when_the_operator_set_none(wx, start_app, fake_llm,
+                                                                              tmp_path) -> None:
+    running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx, reply_mode="passive",
+                                            passive_window_seconds=WINDOW, callback_timeout_seconds=TIMEOUT))
+    client = client_for(running, wx)
+    switched = await client.post(client.text("o-en", "/lang en"), timeout=TIMEOUT)
+    assert switched is not None and switched.content == Texts.load().get("lang.set", "en")
+    for _ in range(2):
+        fake_llm.script(reply="A late answer.", first_delay=4.5)
+    (english, _), (chinese, _) = await asyncio.gather(
+        client.deliver(client.text("o-en", "slow"), attempt_timeout=TIMEOUT),
+        client.deliver(client.text("o-zh", "慢"), attempt_timeout=TIMEOUT))
+    assert english.content == Texts.load().get("wechat.pending", "en") != zh("wechat.pending")
+    assert chinese.content == zh("wechat.pending")
+    await until(lambda: _owed("o-en", 1))
+    await until(lambda: _owed("o-zh", 1))
