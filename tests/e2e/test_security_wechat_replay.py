@@ -32,7 +32,7 @@ async def test_a_captured_query_cannot_carry_link_from_the_victims_openid(wx, st
     # The victim chats; the attacker asks for a link code on their own WeChat account.
     await client.post(client.text("o-victim", "my secret diary"))
     await client.post(client.text("o-attacker", "/link"))
-    code = re.search(r"link code: (\S+) ", (await wx.wait_sent("o-attacker", 1))[0]).group(1)
+    code = re.search(r"/link ([A-Z0-9]{8})", (await wx.wait_sent("o-attacker", 1))[0]).group(1)
     assert await wx.wait_sent("o-victim", 1) == ["Echo: my secret diary"]
     before, model_calls, pushes = await stored_state(), len(fake_llm.chat_requests), len(wx.send_calls)
 
@@ -45,7 +45,7 @@ async def test_a_captured_query_cannot_carry_link_from_the_victims_openid(wx, st
     # The victim's next real message is answered right after anything queued for them: only it arrives.
     await client.post(client.text("o-victim", "/balance"))
     victim_saw = await wx.wait_sent("o-victim", 2)
-    assert victim_saw[0] == "Echo: my secret diary" and victim_saw[1].startswith("Your balance:")
+    assert victim_saw[0] == "Echo: my secret diary" and victim_saw[1].startswith("余额：")
     after = await stored_state()
     assert after == before                                         # no link, no user, no grant, no message
     assert len(fake_llm.chat_requests) == model_calls              # /balance is no model call

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
+from tests.e2e.wechat_support import zh
 import pytest_asyncio
 
 from adapters.wechatpay.provider import out_trade_no
@@ -166,16 +168,16 @@ async def test_login_scenes_and_link_codes_work_across_workers(cluster: Cluster)
     scene = c.wx.qrcodes[qr["qrcode"]]["action_info"]["scene"]["scene_str"]
     openid = "o-" + uuid.uuid4().hex[:8]
     scanned = await c.wechat(c.b).post(c.wechat(c.b).event(openid, "SCAN", scene), timeout=CALLBACK_TIMEOUT)
-    assert "Sign-in request" in scanned.content
+    assert "登录请求" in scanned.content
     status, body = await c.call(c.a, "POST", "/auth/token", body={"qrcode": qr["qrcode"]})
     assert (status, body["error"]["reason"]) == (401, "pending")     # scanned on b, not yet confirmed
     confirmed = await c.wechat(c.a).post(c.wechat(c.a).text(openid, "确认", msg_id=_msg_id()),
                                          timeout=CALLBACK_TIMEOUT)
-    assert "Login confirmed" in confirmed.content
+    assert zh("confirm.done") in confirmed.content          # WeChat users read Chinese by default
     status, token = await c.call(c.b, "POST", "/auth/token", body={"qrcode": qr["qrcode"]})
     assert status == 200, token
     linked = await c.wechat(c.a).post(c.wechat(c.a).text(openid, "/link", msg_id=_msg_id()), timeout=CALLBACK_TIMEOUT)
-    code = re.search(r"link code: (\w+)", linked.content).group(1)
+    code = re.search(r"/link ([A-Z0-9]{8})", linked.content).group(1)
     status, body = await c.call(c.b, "POST", "/auth/token", body={"magic_code": code})
     assert status == 200 and body["user_id"] == token["user_id"]
     status, body = await c.call(c.a, "POST", "/auth/token", body={"magic_code": code})
