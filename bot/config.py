@@ -6,21 +6,19 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping
+from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from adapters.http.dify.settings import DifyConfig  # noqa: F401 - the `dify:` section, owned by its adapter
 from adapters.http.oauth_settings import OAuthProviderConfig  # security.oauth_providers[]
+from adapters.config_fields import Switch  # an on/off that may be written ${VAR:+true}
+from adapters.telegram.settings import TelegramConfig, TelegramPaymentsConfig  # channels.telegram, payments.telegram
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-# An on/off switch that may be written `${SOME_TOKEN:+true}`: empty (the variable unset) means off.
-Switch = Annotated[bool, BeforeValidator(lambda v: False if v == "" else v)]
 
 
 class ServerConfig(Strict):
@@ -268,30 +266,6 @@ class RagConfig(Strict):
     fetch_timeout_seconds: float = Field(20.0, gt=0)
 
 
-class TelegramConfig(Strict):
-    enabled: Switch = False
-    token: str = ""
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_secret: str = ""
-    api_base_url: str = "https://api.telegram.org/bot"
-    # Streaming pace (seconds between edits of one reply) and the getUpdates long-poll wait.
-    edit_interval_private: float = Field(1.0, ge=0)
-    edit_interval_group: float = Field(3.0, ge=0)
-    poll_timeout: int = Field(30, ge=0, le=300)
-    # setWebhook's max_connections: 1 makes Telegram send the next update only after our answer (strict order).
-    webhook_max_connections: int = Field(40, ge=1, le=100)
-
-    @model_validator(mode="after")
-    def _needs_token(self) -> "TelegramConfig":
-        if self.enabled and not self.token:
-            raise ValueError("token is required when the Telegram channel is enabled")
-        if self.enabled and self.mode == "webhook" and not self.webhook_secret:
-            raise ValueError("webhook_secret is required in webhook mode")
-        if self.webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", self.webhook_secret):
-            raise ValueError("webhook_secret may only use A-Z, a-z, 0-9, _ and - (1-256 characters), as Telegram requires")
-        return self
-
-
 class WeChatConfig(Strict):
     enabled: Switch = False
     app_id: str = ""
@@ -377,19 +351,6 @@ class WeChatPayConfig(Strict):
             if len(self.apiv3_key.encode()) != 32:
                 raise ValueError("apiv3_key must be the 32-character APIv3 key from the merchant platform")
         return self
-
-
-class TelegramPaymentsConfig(Strict):
-    enabled: bool = True
-    currency: str = "XTR"
-    provider_token: str = ""
-
-    @field_validator("currency")
-    @classmethod
-    def _stars_only(cls, currency: str) -> str:
-        if currency != "XTR":
-            raise ValueError("only XTR (Telegram Stars) is supported")
-        return currency
 
 
 class PaymentsConfig(Strict):

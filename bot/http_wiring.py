@@ -1,6 +1,8 @@
 """Wiring of the HTTP adapter: its settings from config.yaml, and its services (the core's and its own) built once."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from adapters.coordination.streams import RedisEventLog
 from adapters.http.admin.settings import ConsoleFacts
 from adapters.http.dify.context import DifyServices, DifySettings
@@ -17,6 +19,9 @@ from core.auth import ApiKeyService, TokenSigner
 from core.chat_app import ChatAppService
 from core.files import IMAGE_TYPES
 from core.titles import SuggestionWriter, TitleWriter
+
+if TYPE_CHECKING:
+    from adapters.telegram.install import ChannelSlot
 
 
 def http_settings(config: AppConfig) -> HttpSettings:
@@ -84,18 +89,16 @@ def dify_services(services) -> DifyServices:
         tasks=tasks)
 
 
-def console_facts(config: AppConfig, services) -> ConsoleFacts:
+def console_facts(config: AppConfig, services, telegram: ChannelSlot | None = None) -> ConsoleFacts:
+    """What the console's health page shows; `telegram` is the channel's slot when channels.telegram is on."""
     channels, pay = config.channels, config.payments
     allowance = config.quota.allowance
-
-    def telegram_ready() -> bool:
-        tg = services.extras.get("telegram")
-        return tg is not None and tg.ready.is_set() and getattr(tg, "accepting", True)
 
     return ConsoleFacts(
         database_kind=config.database.url.split("://")[0], telegram_enabled=channels.telegram.enabled,
         telegram_mode=channels.telegram.mode, wechat_enabled=channels.wechat.enabled,
         wechat_reply_mode=channels.wechat.reply_mode, wechat_menu=dict(getattr(channels.wechat, "menu", {}) or {}),
         wechatpay_enabled=pay.wechatpay.enabled, stars_enabled=pay.telegram.enabled and channels.telegram.enabled,
-        allowance=allowance if allowance and allowance.tokens else None, telegram_ready=telegram_ready,
+        allowance=allowance if allowance and allowance.tokens else None,
+        telegram_ready=telegram.ready if telegram is not None else lambda: False,
         wechat_up=lambda: "wechat" in services.extras)

@@ -26,13 +26,13 @@ log = logging.getLogger(__name__)
 
 class Answerer:
     def __init__(self, engine: ChatEngine, users: TelegramUsers, sender: TelegramSender, texts: Texts,
-                 private_interval: float, group_interval: float):
+                 private_interval: float, group_interval: float, media: MediaService | None = None):
         self._engine = engine
         self._users = users
         self._sender = sender
         self._texts = texts
         self._intervals = (private_interval, group_interval)
-        self.media: MediaService | None = None   # photos' files become image parts (set by the channel)
+        self.media = media   # photos' files become image parts; None when media handling is off
 
     async def __call__(self, job: ChatJob, lane: Lane) -> None:
         locale = self._texts.default_locale

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from telegram import BotCommand, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
@@ -17,14 +19,23 @@ from adapters.telegram.sender import TelegramSender, retry_seconds
 from adapters.telegram.speaker import Speaker
 from adapters.telegram.stars import StarsCheckout, StarsProvider, paid_listener
 from adapters.telegram.transport import AiohttpBotRequest
+from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.users import TelegramUsers
-from bot.config import AppConfig
-from bot.wiring import Services
 from core.commands import CommandService
 from core.commands_results import TELEGRAM_STARS
 from core.commands_text import command_menu
 from core.i18n import Texts
 from core.i18n_errors import FAILED
+
+if TYPE_CHECKING:
+    from adapters.coordination.ports import Coordination
+    from core.accounts import AccountService
+    from core.catalog import ModelCatalog
+    from core.chat import ChatEngine
+    from core.conversations import ConversationService
+    from core.media import MediaService
+    from core.orders import OrderService
+    from core.ports import EphemeralStore
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +64,29 @@ def unusable(update: Update) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class TelegramServices:
+    """The core services the channel calls (and the coordination its chats share); built by bot/telegram_wiring.py."""
+
+    accounts: AccountService
+    conversations: ConversationService
+    engine: ChatEngine
+    orders: OrderService
+    catalog: ModelCatalog
+    ephemeral: EphemeralStore
+    coordination: Coordination
+    commands: CommandService
+    texts: Texts
+    media: MediaService | None = None   # photos, voice and documents; None when media handling is off
+
+
 class TelegramChannel:
-    def __init__(self, config: AppConfig, services: Services, commands: CommandService, texts: Texts):
-        tg = config.channels.telegram
-        self._config = config
-        self._services = services
-        self._commands = commands
-        self._texts = texts
+    def __init__(self, settings: TelegramSettings, services: TelegramServices):
+        tg = self._tg = settings.channel
+        self._settings = settings
+        self._ephemeral = services.ephemeral
+        self._commands = commands = services.commands
+        self._texts = texts = services.texts
         # Bot API calls over aiohttp with JSON bodies (transport.py); getUpdates on a connection of its own.
         self.application = (Application.builder().token(tg.token).base_url(tg.api_base_url)
                             .base_file_url(file_url(tg.api_base_url)).updater(None)
@@ -72,9 +99,9 @@ class TelegramChannel:
         users = TelegramUsers(services.accounts, texts)
         self._speaker = speaker = Speaker(sender, users, texts)
         self._answerer = Answerer(services.engine, users, sender, texts, tg.edit_interval_private,
-                                  tg.edit_interval_group)
+                                  tg.edit_interval_group, media=services.media)
         self.lanes = ChatLanes(self._answerer, services.coordination)
-        stars_token = config.payments.telegram.provider_token
+        stars_token = settings.stars_token
         checkout = StarsCheckout(services.orders, services.accounts, services.ephemeral, users, speaker, texts,
                                  stars_token)
         runner = CommandRunner(commands, texts, users, speaker, self.lanes, checkout, self.bot)
@@ -91,20 +118,19 @@ class TelegramChannel:
         self._offset: int | None = None
         self._fetching = False
 
-    def _media_handlers(self, services: Services, users: TelegramUsers, speaker: Speaker) -> list:
+    def _media_handlers(self, services: TelegramServices, users: TelegramUsers, speaker: Speaker) -> list:
         """Photos, voice and documents (adapters/telegram/media.py), before the answer that only text is read."""
         from adapters.telegram.media import TelegramMedia
 
         media = services.media
         if media is None:
             return []
-        self._answerer.media = media
         return TelegramMedia(media, services.catalog, services.conversations, users, speaker, self.lanes,
                              self._texts).handlers()
 
     @property
     def webhook_url(self) -> str:
-        return self._config.server.public_url.rstrip("/") + WEBHOOK_PATH
+        return self._settings.public_url.rstrip("/") + WEBHOOK_PATH
 
     async def feed_update(self, update: Update) -> None:
         """Handle one update, whichever way it came. An update seen before (a webhook retry, a poll repeated
@@ -115,7 +141,7 @@ class TelegramChannel:
             log.info("Telegram update %s ignored: %s", update.update_id, problem)
             return
         with urgent():   # the webhook's answer waits for this one statement: no turn for queued work first
-            new = await self._services.ephemeral.add("telegram_update", f"{self.bot.id}:{update.update_id}", "1",
+            new = await self._ephemeral.add("telegram_update", f"{self.bot.id}:{update.update_id}", "1",
                                                      SEEN_TTL)
         if not new:
             log.info("Telegram update %s seen before; skipped", update.update_id)
@@ -143,7 +169,7 @@ class TelegramChannel:
             if self._fetching or not self.ready.is_set():
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self.lanes.close(self._config.server.shutdown_grace_seconds)
+        await self.lanes.close(self._settings.shutdown_grace_seconds)
         if self._offset is not None:
             try:  # confirm what was handled, so a restart does not fetch it again
                 await self.bot.get_updates(offset=self._offset, timeout=0, read_timeout=2)
@@ -159,7 +185,7 @@ class TelegramChannel:
         await self._announce()
         self.accepting = True
         self.ready.set()
-        if self._config.channels.telegram.mode == "polling":
+        if self._tg.mode == "polling":
             await self._poll()
 
     async def _connect(self) -> bool:
@@ -169,7 +195,7 @@ class TelegramChannel:
                 await self.application.initialize()
                 await self.application.start()
                 log.info("Telegram channel connected as @%s (%s mode)", self.bot.username,
-                         self._config.channels.telegram.mode)
+                         self._tg.mode)
                 return True
             except InvalidToken:
                 log.error("Telegram rejected channels.telegram.token; the Telegram channel is off until it is fixed")
@@ -190,7 +216,7 @@ class TelegramChannel:
                                                 command_menu(self._texts, locale, menu)], language_code=language)
             except TelegramError as e:
                 log.warning("setMyCommands (%s) failed: %s", language or "default", e)
-        tg = self._config.channels.telegram
+        tg = self._tg
         try:
             if tg.mode == "webhook":
                 await self.bot.set_webhook(self.webhook_url, secret_token=tg.webhook_secret,
@@ -202,7 +228,7 @@ class TelegramChannel:
             log.error("setting up Telegram %s mode failed: %s", tg.mode, e)
 
     async def _poll(self) -> None:
-        timeout = self._config.channels.telegram.poll_timeout
+        timeout = self._tg.poll_timeout
         delay = 1.0
         while self.accepting:
             try:

@@ -1,4 +1,5 @@
-"""Plugs the Telegram channel into the app: the service hook, start/stop with the server, the webhook route."""
+"""Plugs a built Telegram channel into the app: start/stop with the server, the webhook route (bot/telegram_wiring.py
+builds the channel once the services exist and puts it in the slot)."""
 from __future__ import annotations
 
 import hmac
@@ -9,12 +10,9 @@ from aiohttp import web
 
 from adapters.http.errors import error_response
 from adapters.telegram.channel import WEBHOOK_PATH, TelegramChannel
-from bot.app import SERVICE_HOOKS
-from bot.config import AppConfig
-from bot.wiring import Services
+from adapters.telegram.settings import TelegramConfig
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-EXTRA = "telegram"
 
 
 @dataclass
@@ -23,23 +21,18 @@ class ChannelSlot:
 
     channel: TelegramChannel | None = None
 
+    def ready(self) -> bool:
+        """Connected to Telegram and taking updates (the console's health page)."""
+        channel = self.channel
+        return channel is not None and channel.ready.is_set() and channel.accepting
+
 
 TELEGRAM = web.AppKey("telegram", ChannelSlot)
 
 
-def install(app: web.Application, config: AppConfig) -> None:
-    tg = config.channels.telegram
-    if not tg.enabled:
-        return
-    slot = app[TELEGRAM] = ChannelSlot()
-
-    async def hook(services: Services) -> None:
-        channel = TelegramChannel(config, services, services.commands, services.texts)
-        slot.channel = services.extras[EXTRA] = channel
-        if config.payments.telegram.enabled:
-            services.orders.add_provider(channel.stars_provider)
-        services.orders.paid_listeners.append(channel.notify_paid)
-        services.metrics.track_queue("telegram_chats", channel.lanes.waiting)
+def install(app: web.Application, tg: TelegramConfig, slot: ChannelSlot) -> None:
+    """The channel starts after the services (whose hook filled the slot) and stops before they close."""
+    app[TELEGRAM] = slot
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         assert slot.channel is not None, "the services hook has not run"
@@ -47,7 +40,6 @@ def install(app: web.Application, config: AppConfig) -> None:
         yield
         await slot.channel.stop()
 
-    app[SERVICE_HOOKS].append(hook)
     app.cleanup_ctx.append(lifecycle)
     if tg.mode == "webhook":
         app.router.add_post(WEBHOOK_PATH, webhook(tg.webhook_secret, slot))
