@@ -18,8 +18,22 @@ from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.wechat_server import FakeWeChat
 
 
-def _telegram_done(tg: FakeTelegram, chat_id: int, reply: str) -> int:
-    return sum(1 for m in tg.bot_messages(chat_id) if (m.text or "").strip() == reply)
+class TelegramIndex:
+    """The fake's messages by chat, kept up to date as messages are added: 256 waiters each sorting every message
+    on every Bot API call would make this process, not the platform, what the machine spends its CPU on."""
+
+    def __init__(self, tg: FakeTelegram):
+        self._tg = tg
+        self._known = 0
+        self._by_chat: dict[int, list] = {}
+
+    def done(self, chat_id: int, reply: str) -> int:
+        messages = self._tg.messages
+        if len(messages) != self._known:
+            for (cid, _), m in list(messages.items())[self._known:]:
+                self._by_chat.setdefault(cid, []).append(m)
+            self._known = len(messages)
+        return sum(1 for m in self._by_chat.get(chat_id, ()) if m.from_bot and (m.text or "").strip() == reply)
 
 
 def _wechat_done(wx: FakeWeChat, openid: str, reply: str) -> int:
@@ -27,13 +41,15 @@ def _wechat_done(wx: FakeWeChat, openid: str, reply: str) -> int:
 
 
 def control_app(tg: FakeTelegram, wx: FakeWeChat, reply: str) -> web.Application:
+    index = TelegramIndex(tg)
+
     async def wait(request: web.Request) -> web.Response:
         q = request.query
         count, timeout = int(q["count"]), float(q.get("timeout", 30))
         try:
             if q["channel"] == "telegram":
                 chat = int(q["chat"])
-                await tg.wait_until(lambda: _telegram_done(tg, chat, reply) >= count, timeout)
+                await tg.wait_until(lambda: index.done(chat, reply) >= count, timeout)
             else:
                 await wx._until(lambda: _wechat_done(wx, q["chat"], reply) >= count, timeout)
         except asyncio.TimeoutError:
