@@ -29,11 +29,11 @@ def installers() -> list[Installer]:
     from adapters.http import api, landing, resources, web as pages
     from adapters.http import dify
     from adapters.http.admin import install as install_admin
-    from adapters.wechat import install as install_wechat
     from adapters.wechatpay import routes as wechatpay
     from bot.http_wiring import dify_settings
     from bot.payments_wiring import wechatpay_hook
     from bot.telegram_wiring import install_telegram
+    from bot.wechat_wiring import install_wechat
 
     def install_wechatpay(app: web.Application, config: AppConfig) -> None:
         wechatpay.install(app, config.payments.wechatpay.enabled)
@@ -62,12 +62,13 @@ def create_app(config: AppConfig, extra_installers: list[Installer] | None = Non
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         from bot.telegram_wiring import telegram_slot
+        from bot.wechat_wiring import wechat_slot
 
         async with open_services(config, hooks=app[SERVICE_HOOKS], metrics=app[metrics.METRICS]) as services:
             app[SERVICES] = services
             app[http_keys.SERVICES] = http_services(services)
             app[DIFY_SERVICES] = dify_services(services)
-            app[CONSOLE_FACTS] = console_facts(config, services, telegram=telegram_slot(app))
+            app[CONSOLE_FACTS] = console_facts(config, telegram_slot(app), wechat_slot(app))
             yield
 
     app.cleanup_ctx.append(services_ctx)

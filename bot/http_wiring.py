@@ -21,7 +21,8 @@ from core.files import IMAGE_TYPES
 from core.titles import SuggestionWriter, TitleWriter
 
 if TYPE_CHECKING:
-    from adapters.telegram.install import ChannelSlot
+    from adapters.telegram.install import ChannelSlot as TelegramSlot
+    from adapters.wechat.webhook import ChannelSlot as WeChatSlot
 
 
 def http_settings(config: AppConfig) -> HttpSettings:
@@ -89,11 +90,11 @@ def dify_services(services) -> DifyServices:
         tasks=tasks)
 
 
-def console_facts(config: AppConfig, services, telegram: ChannelSlot | None = None) -> ConsoleFacts:
-    """What the console's health page shows; `telegram` is the channel's slot when channels.telegram is on."""
+def console_facts(config: AppConfig, telegram: TelegramSlot | None = None,
+                  wechat: WeChatSlot | None = None) -> ConsoleFacts:
+    """What the console's health page shows; `telegram` and `wechat` are the channels' slots when they are on."""
     channels, pay = config.channels, config.payments
     allowance = config.quota.allowance
-
     return ConsoleFacts(
         database_kind=config.database.url.split("://")[0], telegram_enabled=channels.telegram.enabled,
         telegram_mode=channels.telegram.mode, wechat_enabled=channels.wechat.enabled,
@@ -101,4 +102,4 @@ def console_facts(config: AppConfig, services, telegram: ChannelSlot | None = No
         wechatpay_enabled=pay.wechatpay.enabled, stars_enabled=pay.telegram.enabled and channels.telegram.enabled,
         allowance=allowance if allowance and allowance.tokens else None,
         telegram_ready=telegram.ready if telegram is not None else lambda: False,
-        wechat_up=lambda: "wechat" in services.extras)
+        wechat_up=wechat.up if wechat is not None else lambda: False)

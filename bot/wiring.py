@@ -87,8 +87,6 @@ class Services:
     texts: Texts
     # The one command layer every channel calls (/new, /role, /balance, /buy, /link, /lang, ... and 余额 etc.).
     commands: CommandService
-    # Extensions added by features (retrieval, channels, payments) keyed by name.
-    extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Chat locks, waiting lines, edit pacing, stop requests: in this process, or shared through Redis.
     coordination: Coordination = field(default_factory=LocalCoordination)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable
 
 from adapters.storage.wechat_inbox import TortoiseWeChatInbox
 from adapters.storage.wechat_outbox import TortoiseWeChatOutbox
@@ -14,23 +15,49 @@ from adapters.wechat.inbox import WeChatInbox
 from adapters.wechat.media import WeChatMedia
 from adapters.wechat.marks import MessageMarks
 from adapters.wechat.responder import CHANNEL, WECHAT_LOCALE, WeChatResponder
+from adapters.wechat.settings import WeChatSettings
 from adapters.wechat.split import TEXT_LIMIT_BYTES
 from adapters.wechat.window import ATTEMPTS, PassiveNotes, WeChatReplyWindow
 from core.commands import CommandService
 from core.domain import Identity, Order
 from core.i18n import Text, Texts
 
+if TYPE_CHECKING:
+    from adapters.coordination.ports import Coordination
+    from core.accounts import AccountService
+    from core.chat import ChatEngine
+    from core.login import QrLoginService
+    from core.ports import EphemeralStore
+
 log = logging.getLogger(__name__)
 
 ACK = "success"                 # WeChat's "received, nothing to say" answer
 
 
+@dataclass(frozen=True)
+class WeChatServices:
+    """The core services the channel calls (and the coordination its users' turns share); built by
+    bot/wechat_wiring.py."""
+
+    engine: ChatEngine
+    accounts: AccountService
+    qr_login: QrLoginService
+    commands: CommandService
+    texts: Texts
+    ephemeral: EphemeralStore
+    coordination: Coordination
+
+
 class WeChatChannel:
-    def __init__(self, services, codec: WeChatCodec, api: WeChatApi, outbox: TortoiseWeChatOutbox,
-                 inbox: TortoiseWeChatInbox, commands: CommandService, texts: Texts, media: WeChatMedia | None = None):
-        cfg = services.config.channels.wechat
-        self.services = services
-        self._texts = texts
+    def __init__(self, settings: WeChatSettings, services: WeChatServices, codec: WeChatCodec, api: WeChatApi,
+                 outbox: TortoiseWeChatOutbox, inbox: TortoiseWeChatInbox, media: WeChatMedia | None = None):
+        cfg = settings.channel
+        self._grace_seconds = settings.shutdown_grace_seconds
+        self._accounts = services.accounts
+        self._coordination = services.coordination
+        self.qr_login = services.qr_login    # the QR sign-in route opens its scenes here (adapters/wechat/login.py)
+        self._texts = texts = services.texts
+        commands = services.commands
         self.codec = codec
         self.api = api
         self.outbox = outbox
@@ -39,7 +66,7 @@ class WeChatChannel:
                                           qr_login=services.qr_login, commands=commands, texts=texts,
                                           choices=services.ephemeral, menu=cfg.menu, aliases=cfg.aliases,
                                           welcome=cfg.welcome, sources_prefix=cfg.sources_prefix,
-                                          pay_page=self._pay_page_link(services.config), media=media)
+                                          pay_page=settings.pay_page, media=media)
         self.media = media
         # One answer at a time per user, across workers (the lease outlives no crashed worker by long), or in memory.
         self._locks = services.coordination.locks(lease_seconds=cfg.answer_lease_seconds)
@@ -55,20 +82,9 @@ class WeChatChannel:
         self.inbox = WeChatInbox(inbox, answer=self._answer, spawn=self._spawn,
                                  user_turn=lambda openid: self._locks.hold(_lock_key(openid)))
 
-    @staticmethod
-    def _pay_page_link(config):
-        """/buy answers with a link to the order's pay page when WeChat Pay is on (the page lives in adapters/http)."""
-        if not config.payments.wechatpay.enabled:
-            return None
-        from functools import partial
-
-        from adapters.http.web.pay import pay_link
-
-        return partial(pay_link, config.server.public_url)
-
     async def _locale_of(self, openid: str) -> str:
         """The language of the WeChat user behind `openid`: their /lang choice, else WeChat's (zh)."""
-        user = await self.services.accounts.find(Identity(CHANNEL, openid))
+        user = await self._accounts.find(Identity(CHANNEL, openid))
         return self._texts.locale_for(user.locale if user is not None else None, WECHAT_LOCALE)
 
     async def handle(self, cb: Callback) -> str:
@@ -89,7 +105,7 @@ class WeChatChannel:
             self._spawn(self._first_sweep(), activity=False)
             lease = self.inbox.repo.lease.total_seconds()
             periodic.every(lease / 3, self.inbox.sweep, "answer WeChat messages left by a stopped worker",
-                           when=lambda: self.services.coordination.shared or self.active_within(2 * lease))
+                           when=lambda: self._coordination.shared or self.active_within(2 * lease))
 
     async def _first_sweep(self) -> None:
         await self.inbox.sweep()
@@ -100,7 +116,7 @@ class WeChatChannel:
     async def _answer(self, cb: Callback) -> None:
         """Make and push one answer; the caller holds the user's turn. Answers start as the loop has room
         (ReplySlots), so acknowledgements are never queued behind all of them."""
-        async with self.services.coordination.slots.slot():
+        async with self._coordination.slots.slot():
             owed = [not await self.delivery.flush(cb.openid)]
 
             async def say(note: str) -> None:   # "🎤 I heard: ..." before the answer, in order behind what is owed
@@ -113,7 +129,7 @@ class WeChatChannel:
         """OrderService paid listener: tell the buyer on WeChat (customer_service mode only)."""
         if self.passive:
             return
-        user = await self.services.accounts.get(order.user_id)
+        user = await self._accounts.get(order.user_id)
         text = self._texts.render(Text.of("payment.received", product=order.product_name, tokens=order.tokens,
                                           balance=user.balance), self._texts.locale_for(user.locale, WECHAT_LOCALE))
         for identity in user.identities:
@@ -172,7 +188,7 @@ class WeChatChannel:
                 log.warning("%d WeChat answer(s) were cut short by shutdown", len(pending))
 
     async def close(self) -> None:
-        await self.drain(self.services.config.server.shutdown_grace_seconds)
+        await self.drain(self._grace_seconds)
         await self.api.close()
 
 

@@ -66,8 +66,8 @@ async def open_login_qrcode(request: web.Request) -> dict:
     if not ticket:
         raise WeChatApiError(-1, "qrcode/create answered without a ticket")
     expires_in = int(answer.get("expire_seconds") or SCENE_TTL)
-    await channel.services.qr_login.open(LoginScene(scene, ticket, agent=browser_agent(request),
-                                                           address=client_address(request)), ttl=expires_in)
+    await channel.qr_login.open(LoginScene(scene, ticket, agent=browser_agent(request),
+                                           address=client_address(request)), ttl=expires_in)
     expires_at = datetime.now(timezone.utc) + timedelta(seconds=expires_in)
     return {"url": SHOW_QRCODE_URL + quote(ticket, safe=""), "qrcode": ticket,
             "expires_at": expires_at.isoformat().replace("+00:00", "Z"), "content": str(answer.get("url") or "")}

@@ -1,8 +1,11 @@
 """GET/POST /webhooks/wechat: WeChat's URL check and its message callbacks."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 
+from adapters.wechat.channel import WeChatChannel
 from adapters.wechat.codec import MAX_BODY_BYTES
 from adapters.wechat.marks import SeenQueries
 from core.errors import Forbidden, InvalidRequest
@@ -11,16 +14,31 @@ from core.errors import Forbidden, InvalidRequest
 HANDSHAKE = b"\0handshake"
 
 
-def channel_of(request: web.Request):
-    from bot.app import SERVICES
+@dataclass
+class ChannelSlot:
+    """Holds the channel and its replay guard once the services exist (the routes are added before they do)."""
 
-    return request.app[SERVICES].extras["wechat"]
+    channel: WeChatChannel | None = None
+    seen_queries: SeenQueries | None = None
+
+    def up(self) -> bool:
+        """Built and taking callbacks (the console's health page)."""
+        return self.channel is not None
+
+
+WECHAT = web.AppKey("wechat", ChannelSlot)
+
+
+def channel_of(request: web.Request) -> WeChatChannel:
+    channel = request.config_dict[WECHAT].channel
+    assert channel is not None, "the services hook has not run"
+    return channel
 
 
 def seen_queries_of(request: web.Request) -> SeenQueries:
-    from bot.app import SERVICES
-
-    return request.app[SERVICES].extras["wechat_queries"]
+    queries = request.config_dict[WECHAT].seen_queries
+    assert queries is not None, "the services hook has not run"
+    return queries
 
 
 async def handshake(request: web.Request) -> web.Response:

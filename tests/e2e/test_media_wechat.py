@@ -13,6 +13,7 @@ from aiohttp import web
 from adapters.storage.models import LedgerRow
 from adapters.storage.models_rag import ResourceRow
 from bot.knowledge import knowledge_of
+from bot.wechat_wiring import wechat_slot
 from core.domain import Identity
 from tests.e2e.dify_media import png
 from tests.e2e.media_support import SPEECH_WEIGHT, media_config, media_llm, stored_files  # noqa: F401
@@ -120,7 +121,7 @@ async def test_passive_mode_image_and_the_picurl_fallback_within_the_ssrf_rule(a
         # The media API does not know the id: the PicUrl is tried, and a name resolving to this machine is refused.
         running, client = await app(reply_mode="passive")
         resolver = StandInResolver({"mmbiz.example": ["127.0.0.1"]})
-        running.services.extras["wechat"].media.image_fetcher.resolver = resolver
+        wechat_slot(running.app).channel.media.image_fetcher.resolver = resolver
         xml = client.image("o-pic", media_id="expired-id", pic_url=f"http://mmbiz.example:{pages.port}/cat.png")
         answer, _ = await client.deliver(xml, attempt_timeout=PASSIVE_TRY_SECONDS)
         assert answer is not None and answer.content == zh("media.download_failed")

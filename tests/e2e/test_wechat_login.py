@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import aiohttp
 import pytest
 
+from bot.wechat_wiring import wechat_slot
 from core.domain import Identity
 from tests.e2e.wechat_support import client_for, wechat_config, zh
 from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
@@ -86,7 +87,7 @@ async def test_no_wechat_routes_when_disabled(start_app, config) -> None:
             assert resp.status == 404
         async with http.post(running.base_url + "/webhooks/wechat") as resp:
             assert resp.status == 404
-    assert "wechat" not in running.services.extras
+    assert wechat_slot(running.app) is None
 
 
 async def test_following_by_scanning_logs_in_with_a_passive_reply(wx, start_app, fake_llm, tmp_path) -> None:
