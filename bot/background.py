@@ -37,3 +37,25 @@ class Periodic:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+
+
+class RecentChanges:
+    """A `when` for Periodic: True while something changed (per `count`, e.g. rows written) within `window` seconds,
+    and always the first time and when the count is unknown. What start-up itself wrote does not count."""
+
+    def __init__(self, count: Callable[[], int | None], window: float, clock: Callable[[], float] | None = None):
+        self._count = count
+        self._window = window
+        self._clock = clock or (lambda: asyncio.get_running_loop().time())
+        self._seen: int | None = None
+        self._changed_at = float("-inf")
+
+    def __call__(self) -> bool:
+        count = self._count()
+        if count is None:
+            return True
+        first = self._seen is None
+        if not first and count != self._seen:
+            self._changed_at = self._clock()
+        self._seen = count
+        return first or self._clock() - self._changed_at < self._window

@@ -24,7 +24,7 @@ from adapters.storage.ledger import TortoiseLedger
 from adapters.storage.redis_store import RedisEphemeralStore
 from adapters.storage.users import TortoiseUsers
 from adapters.http.web.links import sign_in_url
-from bot.background import Periodic
+from bot.background import Periodic, RecentChanges
 from bot.llm_wiring import REFRESH_SECONDS, refresh_providers, wire_limits, wire_llm
 from bot.config import AppConfig
 from core.accounts import AccountService
@@ -231,7 +231,10 @@ async def open_services(config: AppConfig, hooks: list[ServiceHook] | None = Non
         if background:
             # A dead worker's holds are freed soon after their lease lapses, by whichever worker sweeps first.
             sweep = min(30.0, services.quota.lease_seconds / 2)
-            services.periodic.every(sweep, services.quota.release_expired, "release expired quota holds")
+            # One worker on SQLite: holds lapse only after writes (a hold, its renewals), so an idle server skips it.
+            recent = RecentChanges(db.rows_changed, 2 * services.quota.lease_seconds + sweep)
+            services.periodic.every(sweep, services.quota.release_expired, "release expired quota holds",
+                                    when=lambda: services.coordination.shared or recent())
             services.periodic.every(60, services.orders.sweep, "order payment sweep")
             # Only other workers' changes need fetching: this process refreshes itself after each change it makes.
             services.periodic.every(REFRESH_SECONDS, services.providers.refresh, "refresh model providers",

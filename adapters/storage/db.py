@@ -76,6 +76,17 @@ async def close_database() -> None:
     EXECUTOR_CACHE.clear()
 
 
+def rows_changed() -> int | None:
+    """Rows this process has changed in its SQLite database so far (sqlite3's total_changes), or None when that
+    is not known (PostgreSQL): a free way for idle-time jobs to tell whether anything happened."""
+    try:
+        connection = getattr(Tortoise.get_connection("default"), "_connection", None)
+    except Exception:  # noqa: BLE001 - no database open
+        return None
+    changes = getattr(connection, "total_changes", None)
+    return changes if isinstance(changes, int) else None
+
+
 async def ping() -> bool:
     try:
         conn = Tortoise.get_connection("default")
