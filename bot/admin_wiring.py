@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Sequence
 
 from adapters.storage.audit import TortoiseAuditLog, TortoiseSeedRecords
@@ -14,24 +15,28 @@ from core.domain import Product, Role
 log = logging.getLogger(__name__)
 
 
-def add_admin_services(services) -> None:
-    """Called by build_services: every entry point (server, CLI) refuses blocked users and audits operators."""
-    repos = services.repos
-    services.access = AccessGuard(repos.users, services.texts)
-    services.engine.access = services.access
-    services.queries = TortoiseOperatorQueries()
+@dataclass(frozen=True)
+class OperatorSide:
+    access: AccessGuard          # blocked users are refused by every entry point (the engine is built with it)
+    admin: AdminService
+    queries: TortoiseOperatorQueries   # the console's reports
+    recent_logs: object          # the last warnings and errors of this process (bot/log_buffer.py)
+
+
+def build_operator_side(repos, quota, orders, conversations, texts, closers: list) -> OperatorSide:
+    """Every entry point (server, CLI) refuses blocked users and audits operators; the log buffer is detached on
+    close."""
     from bot.log_buffer import attach
 
-    # The console's health page shows the last warnings and errors of this process.
-    services.recent_logs, detach = attach()
+    recent_logs, detach = attach()
 
     async def stop_keeping_logs() -> None:
         detach()
 
-    services.closers.append(stop_keeping_logs)
-    services.admin = AdminService(users=repos.users, quota=services.quota, orders=services.orders,
-                                  conversations=services.conversations, messages=repos.messages,
-                                  products=repos.products, audit=TortoiseAuditLog())
+    closers.append(stop_keeping_logs)
+    admin = AdminService(users=repos.users, quota=quota, orders=orders, conversations=conversations,
+                         messages=repos.messages, products=repos.products, audit=TortoiseAuditLog())
+    return OperatorSide(AccessGuard(repos.users, texts), admin, TortoiseOperatorQueries(), recent_logs)
 
 
 async def seed_catalogue(services, roles: Sequence[Role], products: Sequence[Product]) -> None:

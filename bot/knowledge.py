@@ -1,5 +1,5 @@
-"""Knowledge-base wiring: build the resource service and retriever from config, hook them into the engine,
-and the `bot ingest` command."""
+"""Knowledge-base wiring: build the resource service and retriever from config (the engine is built with the
+retriever), prepare the index at start-up, and the `bot ingest` command."""
 from __future__ import annotations
 
 import argparse
@@ -45,21 +45,12 @@ def build_embedder(config: AppConfig) -> Embedder:
                           timeout=provider.timeout_seconds, provider=provider.name)
 
 
-async def knowledge_hook(services) -> None:
-    """A ServiceHook: the knowledge base joins the services and the engine retrieves from it."""
-    config: AppConfig = services.config
+def build_knowledge(config: AppConfig) -> Knowledge:
+    """The resource service and the retriever the engine is built with (nothing is read until `knowledge_hook`)."""
     rag = config.rag
     index = SqlChunkIndex()
-    await index.prepare()
     embedder = build_embedder(config)
-    dims = getattr(embedder, "dimensions", None)
-    stored = await index.stored_dims()
-    if dims and stored and dims != stored:
-        log.error("the knowledge base holds %d-dimension vectors but %s gives %d; vector search will fail until "
-                  "llm.embeddings is switched back or every resource is ingested again", stored, embedder.name, dims)
     resources = TortoiseResources()
-    if await resources.fail_stale(STALE_SECONDS):
-        log.warning("resources left half-indexed by an earlier run were marked failed")
     fetcher = PageFetcher(max_bytes=rag.max_page_kb * 1024, timeout_seconds=rag.fetch_timeout_seconds)
     service = ResourceService(
         resources=resources, index=index, embedder=embedder, extractor=DocumentExtractor(), fetcher=fetcher,
@@ -67,12 +58,27 @@ async def knowledge_hook(services) -> None:
                                    rag.allow_private_urls))
     retriever = KnowledgeRetriever(resources=resources, index=index, embedder=embedder, mode=rag.mode,
                                    min_similarity=rag.min_similarity)
-    services.engine.retriever = retriever
-    services.knowledge = Knowledge(service, retriever, index, embedder, fetcher)
-    services.closers.append(service.close)
-    close = getattr(embedder, "close", None)
-    if close is not None:
-        services.closers.append(close)
+    return Knowledge(service, retriever, index, embedder, fetcher)
+
+
+async def knowledge_hook(services) -> None:
+    """A ServiceHook: the index's tables are ready, its vectors fit the embedder, an interrupted ingestion is
+    marked failed."""
+    knowledge: Knowledge = services.knowledge
+    index, embedder = knowledge.index, knowledge.embedder
+    await index.prepare()
+    dims = getattr(embedder, "dimensions", None)
+    stored = await index.stored_dims()
+    if dims and stored and dims != stored:
+        log.error("the knowledge base holds %d-dimension vectors but %s gives %d; vector search will fail until "
+                  "llm.embeddings is switched back or every resource is ingested again", stored, embedder.name, dims)
+    if await TortoiseResources().fail_stale(STALE_SECONDS):
+        log.warning("resources left half-indexed by an earlier run were marked failed")
+
+
+def knowledge_closers(knowledge: Knowledge) -> list:
+    close = getattr(knowledge.embedder, "close", None)
+    return [knowledge.service.close, *([close] if close is not None else [])]
 
 
 def knowledge_of(services) -> Knowledge:

@@ -24,27 +24,25 @@ def build_transcriber(config: AppConfig) -> OpenAITranscriber | None:
                              model=speech.model, timeout_seconds=provider.timeout_seconds)
 
 
-async def media_hook(services) -> None:
-    """A ServiceHook (after the knowledge base's): files, speech and documents for every channel."""
-    config: AppConfig = services.config
+def build_media(config: AppConfig, files, quota, conversations, messages, knowledge,
+                closers: list) -> MediaService:
+    """Files, speech and documents for every channel; documents sent in chats become resources of `knowledge` (a
+    ResourceService, or None). The transcriber's session joins `closers`."""
     m = config.media
     tools = FfmpegAudio(m.ffmpeg, m.ffprobe, m.convert_timeout_seconds, m.max_audio_seconds)
     transcriber = build_transcriber(config)
     if transcriber is not None:
-        services.closers.append(transcriber.close)
+        closers.append(transcriber.close)
         if not tools.available():
             log.warning("llm.speech is set but ffmpeg/ffprobe are not installed: voice messages will be refused "
                         "(apt-get install -y ffmpeg)")
     weight = config.llm.speech.weight_per_second if config.llm.speech else 0.0
-    speech = SpeechService(transcriber, tools, services.quota, SpeechSettings(weight, m.max_audio_seconds))
-    knowledge = services.knowledge
+    speech = SpeechService(transcriber, tools, quota, SpeechSettings(weight, m.max_audio_seconds))
     limits = MediaLimits(image_bytes=int(m.max_image_mb * MB), audio_bytes=int(m.max_audio_mb * MB),
                          audio_seconds=m.max_audio_seconds, document_bytes=int(m.max_document_mb * MB),
                          kinds=frozenset(m.allowed_kinds), document_wait_seconds=m.document_wait_seconds)
-    services.media = MediaService(
-        files=services.files, speech=speech, extractor=DocumentExtractor(),
-        conversations=services.repos.conversations, messages=services.repos.messages, limits=limits,
-        knowledge=knowledge.service if knowledge is not None else None)
+    return MediaService(files=files, speech=speech, extractor=DocumentExtractor(), conversations=conversations,
+                        messages=messages, limits=limits, knowledge=knowledge)
 
 
 def media_of(services) -> MediaService:

@@ -25,7 +25,7 @@ from adapters.storage.redis_store import RedisEphemeralStore
 from adapters.storage.users import TortoiseUsers
 from adapters.http.web.links import sign_in_url
 from bot.background import Periodic, RecentChanges
-from bot.llm_wiring import REFRESH_SECONDS, refresh_providers, wire_limits, wire_llm
+from bot.llm_wiring import REFRESH_SECONDS, build_limits, build_providers, refresh_providers
 from bot.config import AppConfig
 from core.accounts import AccountService
 from core.catalog import ModelCatalog
@@ -67,7 +67,8 @@ class Repositories:
 
 @dataclass
 class Services:
-    """Everything an adapter may call. Adapters receive this; they never build services themselves."""
+    """Every built service, for bot/ to hand out: an adapter receives only the typed parts it calls (bot/*_wiring.py)
+    and never builds services itself."""
 
     config: AppConfig
     repos: Repositories
@@ -127,69 +128,82 @@ def build_model(config: AppConfig) -> OpenAIChatModel:
                             for p in config.llm.providers])
 
 
-def build_failover(config: AppConfig, metrics: Metrics) -> FailoverChatModel:
+def build_failover(config: AppConfig, metrics: Metrics, table: OpenAIChatModel, own_keys=None) -> FailoverChatModel:
     r, b = config.llm.retry, config.llm.breaker
-    return FailoverChatModel(build_model(config), fallbacks=config.llm.fallbacks, metrics=metrics,
+    return FailoverChatModel(table, fallbacks=config.llm.fallbacks, metrics=metrics, own_keys=own_keys,
                              policy=RetryPolicy(r.attempts, r.base_delay_seconds, r.max_delay_seconds,
                                                 r.max_retry_after_seconds),
                              breakers=Breakers(b.failures, b.cooldown_seconds))
 
 
 def build_services(config: AppConfig, metrics: Metrics | None = None) -> Services:
+    """Every service, built once in dependency order; each receives what it uses through its constructor."""
+    from bot.admin_wiring import build_operator_side
+    from bot.knowledge import build_knowledge, knowledge_closers
+    from bot.media import build_media
+
     repos = Repositories()
     metrics = metrics or Metrics()
-    llm = build_failover(config, metrics)
-    model = InstrumentedChatModel(llm, metrics)
-    counter = TiktokenCounter()
-    catalog = ModelCatalog(model_specs(config), config.llm.default_model, config.llm.vision_model)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    texts = Texts.load(config.i18n.default_locale, config.i18n.texts)
     ephemeral: EphemeralStore
     if config.redis.url:
         ephemeral = RedisEphemeralStore(config.redis.url, config.redis.key_prefix)
     else:
         ephemeral = DatabaseEphemeralStore()
+    # Models: the provider table, the providers' registry and users' own keys, then the failover model over them
+    # (a change of providers reaches it later, through `llm.set_providers`).
+    catalog = ModelCatalog(model_specs(config), config.llm.default_model, config.llm.vision_model)
+    table = build_model(config)
+    providers, own_keys = build_providers(config, table, catalog, lambda rows: llm.set_providers(rows))
+    llm = build_failover(config, metrics, table, own_keys=own_keys.key)
+    model = InstrumentedChatModel(llm, metrics)
+    counter = TiktokenCounter()
+    limits = build_limits(config, repos.ledger, repos.users, ephemeral)
     quota = QuotaLedger(repos.ledger, config.quota.hold_ttl_seconds,
-                        hold_lease_seconds=config.quota.hold_lease_seconds)
+                        hold_lease_seconds=config.quota.hold_lease_seconds, allowance=limits.allowance)
     failures = FailureLimiter(ephemeral)
     accounts = AccountService(repos.users, quota, ephemeral, repos.tx, config.quota.signup_grant,
                               config.rag.user_storage_mb * MB, failures)
+    orders = OrderService(products=repos.products, orders=repos.orders, users=repos.users, quota=quota, tx=repos.tx,
+                          order_ttl_seconds=config.payments.wechatpay.order_ttl_seconds)
+    conversations = ConversationService(repos.conversations, repos.messages, repos.roles)
+    operator = build_operator_side(repos, quota, orders, conversations, texts, closers)
+    knowledge = build_knowledge(config)
     conv_cfg = config.conversation
     summarizer = None
     if conv_cfg.summary.enabled and config.llm.providers:
         summarizer = Summarizer(model, conv_cfg.summary.model or config.llm.default_model, counter,
                                 repos.conversations, repos.messages, conv_cfg.history_tokens)
-    texts = Texts.load(config.i18n.default_locale, config.i18n.texts)
     engine = ChatEngine(model=model, catalog=catalog, counter=counter, quota=quota,
                         conversations=repos.conversations, messages=repos.messages, roles=repos.roles,
                         settings=EngineSettings(conv_cfg.default_instruction, conv_cfg.history_tokens,
                                                 config.rag.top_k),
-                        summarizer=summarizer, texts=texts)
-    orders = OrderService(products=repos.products, orders=repos.orders, users=repos.users, quota=quota, tx=repos.tx,
-                          order_ttl_seconds=config.payments.wechatpay.order_ttl_seconds)
-    conversations = ConversationService(repos.conversations, repos.messages, repos.roles)
+                        summarizer=summarizer, retriever=knowledge.retriever, texts=texts, own_keys=own_keys,
+                        own_key_weight=config.llm.byok_fee_weight, rate_limit=limits.rate_limit,
+                        access=operator.access)
     qr_login = QrLoginService(ephemeral)
     sign_in = SignInLinkService(ephemeral, sign_in_url(config.server.public_url))
-    model_choice = ModelChoiceService(catalog, repos.conversations, repos.roles, llm.table.provider_of,
-                                      own_key_weight=config.llm.byok_fee_weight)
+    model_choice = ModelChoiceService(catalog, repos.conversations, repos.roles, table.provider_of,
+                                      own_key=own_keys.has, own_key_weight=config.llm.byok_fee_weight)
     commands = CommandService(accounts=accounts, conversations=conversations, orders=orders, catalog=catalog,
                               locales=texts.locales, sign_in=sign_in, logins=qr_login, models=model_choice)
-    services = Services(config, repos, catalog, model, counter, quota, accounts, conversations, engine, orders,
-                        ephemeral, Periodic(), qr_login, metrics, texts, commands)
-    services.failures = failures
-    services.llm = llm
-    services.models = model_choice
-    wire_llm(services)
-    wire_limits(services)
-    services.sign_in = sign_in
-    from bot.admin_wiring import add_admin_services
-
-    add_admin_services(services)
-    services.closers.append(model.close)
-    services.files = AttachmentService(DiskFileStore(config.media.folder), repos.users)
-    # One worker (no redis.url) coordinates in memory: no database round trips for what need not outlive it.
-    services.coordination = SharedCoordination(ephemeral) if config.redis.url else LocalCoordination()
+    files = AttachmentService(DiskFileStore(config.media.folder), repos.users)
+    closers.append(model.close)
     if isinstance(ephemeral, RedisEphemeralStore):
-        services.closers.append(ephemeral.close)
-    return services
+        closers.append(ephemeral.close)
+    closers.extend(knowledge_closers(knowledge))
+    # Documents sent in chats become resources of the knowledge base.
+    media = build_media(config, files, quota, repos.conversations, repos.messages, knowledge.service, closers)
+    return Services(
+        config=config, repos=repos, catalog=catalog, model=model, counter=counter, quota=quota, accounts=accounts,
+        conversations=conversations, engine=engine, orders=orders, ephemeral=ephemeral, periodic=Periodic(),
+        qr_login=qr_login, metrics=metrics, texts=texts, commands=commands, closers=closers,
+        # One worker (no redis.url) coordinates in memory: no database round trips for what need not outlive it.
+        coordination=SharedCoordination(ephemeral) if config.redis.url else LocalCoordination(),
+        files=files, failures=failures, llm=llm, models=model_choice, providers=providers, own_keys=own_keys,
+        limits=limits, sign_in=sign_in, knowledge=knowledge, media=media, access=operator.access,
+        admin=operator.admin, queries=operator.queries, recent_logs=operator.recent_logs)
 
 
 def configured_products(config: AppConfig) -> list[Product]:
@@ -202,11 +216,10 @@ ServiceHook = Callable[[Services], Awaitable[None]]
 
 
 def default_hooks(config: AppConfig) -> list[ServiceHook]:
-    """Hooks every entry point runs (server, `bot chat`, `bot ingest`): the knowledge base."""
+    """Hooks every entry point runs (server, `bot chat`, `bot ingest`): the knowledge base's index is prepared."""
     from bot.knowledge import knowledge_hook
-    from bot.media import media_hook
 
-    return [knowledge_hook, media_hook]   # media after knowledge: documents sent in chats become resources
+    return [knowledge_hook]
 
 
 @contextlib.asynccontextmanager

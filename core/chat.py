@@ -66,7 +66,8 @@ class ChatEngine:
     def __init__(self, *, model: ChatModel, catalog: ModelCatalog, counter: TokenCounter, quota: QuotaLedger,
                  conversations: ConversationRepository, messages: MessageRepository, roles: RoleRepository,
                  settings: EngineSettings, summarizer: Summarizer | None = None, retriever: Retriever | None = None,
-                 texts: Texts | None = None):
+                 texts: Texts | None = None, own_keys=None, own_key_weight: float = 0.0, rate_limit=None,
+                 access: AccessGuard | None = None):
         self._model = model
         self._catalog = catalog
         self._counter = counter
@@ -78,14 +79,14 @@ class ChatEngine:
         self._summarizer = summarizer
         self.retriever = retriever
         self._texts = texts if texts is not None else Texts.load()  # the notes the engine writes (a cut-off answer)
-        # Users' own provider keys (core.own_keys.OwnKeyService, set in wiring): a reply their key answers is
-        # priced at `own_key_weight` per token (llm.byok_fee_weight; 0: not charged).
-        self.own_keys = None
-        self.own_key_weight = 0.0
-        # How fast one user may send (core.rate_limit.MessageRateLimit, set in wiring): RateLimited past it.
-        self.rate_limit = None
-        # Blocked users are refused here, before anything is held or stored (set in wiring).
-        self.access: AccessGuard | None = None
+        # Users' own provider keys (core.own_keys.OwnKeyService): a reply their key answers is priced at
+        # `own_key_weight` per token (llm.byok_fee_weight; 0: not charged).
+        self.own_keys = own_keys
+        self.own_key_weight = own_key_weight
+        # How fast one user may send (core.rate_limit.MessageRateLimit): RateLimited past it.
+        self.rate_limit = rate_limit
+        # Blocked users are refused here, before anything is held or stored.
+        self.access = access
         self._background: set[asyncio.Task] = set()
 
     async def reply(self, inbound: InboundMessage) -> AsyncIterator[ReplyEvent]:

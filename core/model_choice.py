@@ -43,7 +43,7 @@ class ModelChoiceService:
         self._conversations = conversations
         self._roles = roles
         self._provider_of = provider_of
-        self.own_key_check = own_key  # set in wiring once own keys exist
+        self.own_key_check = own_key
         self._own_key_weight = own_key_weight
 
     async def options(self, user_id: str | None = None) -> list[ModelOption]:

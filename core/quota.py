@@ -37,14 +37,14 @@ class QuotaLedger:
     `hold_ttl_seconds` caps a hold's whole life, renewals included."""
 
     def __init__(self, ledger: LedgerRepository, hold_ttl_seconds: float = 600,
-                 clock: Callable[[], datetime] = utcnow, hold_lease_seconds: float = 20):
+                 clock: Callable[[], datetime] = utcnow, hold_lease_seconds: float = 20, allowance=None):
         self._ledger = ledger
         self._ttl = timedelta(seconds=hold_ttl_seconds)
         self._lease = min(timedelta(seconds=hold_lease_seconds), self._ttl)
         self._clock = clock
         self._renewers: set[asyncio.Task] = set()
-        # The free allowance (core.allowance.Allowance, set in wiring): renewed before a hold, so it is spent first.
-        self.allowance = None
+        # The free allowance (core.allowance.Allowance): renewed before a hold, so it is spent first.
+        self.allowance = allowance
 
     @property
     def lease_seconds(self) -> float:
