@@ -6,6 +6,20 @@ from core.commands_results import Choice, CommandContext, CommandResult, ModelPr
 from core.conversations import ConversationService
 from core.errors import NotFound
 from core.i18n import Text
+from core.model_choice import ModelOption
+
+
+def _weight(weight: float) -> str:
+    return f"{weight:g}"
+
+
+def _price(option: ModelOption | None) -> Text | None:
+    """What a model costs, in tokens of balance per token (its weights); with the user's own key, the fee."""
+    if option is None:
+        return None
+    if option.own_key:
+        return Text.of("model.price_own_key", input=_weight(option.input_weight), output=_weight(option.output_weight))
+    return Text.of("model.price", input=_weight(option.input_weight), output=_weight(option.output_weight))
 
 
 class ChatCommands:
@@ -56,8 +70,10 @@ class ChatCommands:
             await self._models.choose(ctx.user.id, ctx.chat_key, arg)
             return CommandResult("model", (Text.of("model.set", model=arg),), toast=Text.of("model.set", model=arg))
         current = await self._models.current(ctx.user.id, ctx.chat_key) or self._catalog.default
-        choices = tuple(Choice(f"model:{n}", Text.plain(n), selected=n == current) for n in names)
-        return CommandResult("model", (Text.of("model.choose"),), choices)
+        options = {o.name: o for o in await self._models.options(ctx.user.id)}
+        choices = tuple(Choice(f"model:{n}", Text.plain(n), _price(options.get(n)), selected=n == current)
+                        for n in names)
+        return CommandResult("model", (Text.of("model.choose"),), choices, hint=Text.of("model.hint"))
 
     async def cancel(self, ctx: CommandContext, arg: str) -> CommandResult:
         """Stops this chat's answer in progress. When it stops, the answer itself ends with `reply.stopped`."""

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection, Literal, Protocol
+from typing import Collection, Literal, Protocol, Sequence
 
 from core.domain import Order, User
 from core.i18n import Text
+from core.model_choice import ModelOption
 
 
 # --- the ports a channel (or a later feature) lends the command layer ------------------------------
@@ -34,8 +35,12 @@ class SignInLinks(Protocol):
 
 
 class ModelPreferences(Protocol):
-    """/model NAME: the model a chat's answers use. TODO(models issue): stored per chat and read by the engine
-    (InboundMessage.model); until it is wired, /model lists the models and answers `model.fixed`."""
+    """/model NAME: the model a chat's current conversation answers with (core.model_choice.ModelChoiceService);
+    without it, /model lists the models and answers `model.fixed`."""
+
+    async def options(self, user_id: str | None = None) -> Sequence[ModelOption]:
+        """Every model on offer with the prices this user pays (their own key's models at the fee)."""
+        ...
 
     async def current(self, user_id: str, chat_key: str) -> str | None: ...
 

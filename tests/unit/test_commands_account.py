@@ -8,6 +8,7 @@ from core.commands_account import login_prompt
 from core.commands_results import WECHAT_NATIVE, SignInLink
 from core.commands_text import as_plain_text, command_menu
 from core.login import LoginRequest, LoginScene, QrLoginService
+from core.model_choice import ModelOption
 from tests.unit.commands_support import RecordingCanceller, context, shown, user
 from tests.unit.memory_chats import MemoryEphemeral
 from tests.unit.memory_model import PIRATE, SPEC, STARTER, RecordingPaymentProvider, build
@@ -175,6 +176,10 @@ async def test_model_choice_goes_to_the_port_that_stores_it() -> None:
         def __init__(self) -> None:
             self.chosen: dict[str, str] = {}
 
+        async def options(self, user_id: str | None = None) -> list[ModelOption]:
+            return [ModelOption("other-model", "backup", 2.0, 4.5, False, 8192, 100),
+                    ModelOption("test-model", "main", 1.0, 2.0, False, 8192, 100, own_key=True)]
+
         async def current(self, user_id: str, chat_key: str) -> str | None:
             return self.chosen.get(chat_key)
 
@@ -190,7 +195,8 @@ async def test_model_choice_goes_to_the_port_that_stores_it() -> None:
     chose = await core.commands.choose(ctx, "model:other-model")
     assert shown(core, chose) == "Model set: other-model." and prefs.chosen == {ctx.chat_key: "other-model"}
     numbered = as_plain_text(await core.commands.run(ctx, "/model"), core.texts, "zh", numbered=True)
-    assert numbered == "请选择模型：\n\n1. ▸ other-model\n2. test-model\n\n回复数字即可选择。"
+    assert numbered == ("请选择模型：\n\n1. ▸ other-model：读入每 token 计 2，生成每 token 计 4.5\n"
+                        "2. test-model：使用您自己的密钥：读入 / 生成每 token 计 1 / 2\n\n回复数字即可选择。")
 
 
 async def test_confirm_lets_a_scanned_login_be_redeemed() -> None:
