@@ -187,7 +187,8 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
     model_choice = ModelChoiceService(catalog, repos.conversations, repos.roles, table.provider_of,
                                       own_key=own_keys.has, own_key_weight=config.llm.byok_fee_weight)
     commands = CommandService(accounts=accounts, conversations=conversations, orders=orders, catalog=catalog,
-                              locales=texts.locales, sign_in=sign_in, logins=qr_login, models=model_choice)
+                              locales=texts.locales, sign_in=sign_in, logins=qr_login, models=model_choice,
+                              limits=limits)
     files = AttachmentService(DiskFileStore(config.media.folder), repos.users)
     closers.append(model.close)
     if isinstance(ephemeral, RedisEphemeralStore):

@@ -26,6 +26,7 @@ from core.errors import DomainError
 from core.i18n import LOCALES, Text
 from core.i18n_errors import error_text
 from core.orders import OrderService
+from core.usage_limits import UsageLimits
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,10 @@ Handler = Callable[[CommandContext, str], Awaitable[CommandResult]]
 class CommandService:
     def __init__(self, *, accounts: AccountService, conversations: ConversationService, orders: OrderService,
                  catalog: ModelCatalog, locales: Sequence[str] = LOCALES, sign_in: SignInLinks | None = None,
-                 models: ModelPreferences | None = None, logins: LoginConfirmations | None = None):
+                 models: ModelPreferences | None = None, logins: LoginConfirmations | None = None,
+                 limits: UsageLimits | None = None):
         self._orders = orders
-        account = AccountCommands(accounts, orders, locales, sign_in, logins, self.menu)
+        account = AccountCommands(accounts, orders, locales, sign_in, logins, self.menu, limits)
         chat = ChatCommands(conversations, catalog, models)
         shop = ShopCommands(orders, accounts)
         self._handlers: Mapping[str, Handler] = {

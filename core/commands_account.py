@@ -1,6 +1,7 @@
 """Account commands: /start, /help, /balance, /link, /lang, /web, /confirm."""
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable, Sequence
 
@@ -9,6 +10,7 @@ from core.commands_results import Choice, CommandContext, CommandResult, LoginCo
 from core.i18n import Text, normalize_locale
 from core.login import LoginRequest
 from core.orders import OrderService
+from core.usage_limits import LimitsSummary, UsageLimits
 
 LINK_PREFIX = "link_"          # /start link_CODE: Telegram's deep link that redeems a link code
 RECENT_ORDERS = 5
@@ -35,6 +37,25 @@ def login_prompt(request: LoginRequest, now: float) -> Text:
                    minutes=max(1, request.seconds_left(now) // 60))
 
 
+def limits_texts(summary: LimitsSummary) -> tuple[Text, ...]:
+    """The free allowance (left this period, when it renews) and the rate limit, as /balance and /web/me say them;
+    nothing for what is not configured."""
+    lines = []
+    allowance = summary.allowance
+    if allowance is not None:
+        lines.append(Text.of("balance.allowance", left=allowance.left, tokens=allowance.tokens,
+                             every=Text.of(f"balance.every.{allowance.every}"),
+                             renews=f"{allowance.renews_at:%Y-%m-%d %H:%M} UTC"))
+    rate = summary.rate_limit
+    if rate is not None:
+        if rate.exempt:
+            lines.append(Text.of("balance.rate_exempt"))
+        else:
+            lines.append(Text.of("balance.rate_limit", messages=rate.messages, per=Text.of(f"balance.per.{rate.per}"),
+                                 used=rate.used, minutes=max(1, math.ceil(rate.resets_in_seconds / 60))))
+    return tuple(lines)
+
+
 def _megabytes(size: int) -> str:
     return f"{size / MB:.1f}"
 
@@ -42,8 +63,9 @@ def _megabytes(size: int) -> str:
 class AccountCommands:
     def __init__(self, accounts: AccountService, orders: OrderService, locales: Sequence[str],
                  sign_in: SignInLinks | None, logins: LoginConfirmations | None,
-                 menu: Callable[[CommandContext], tuple[str, ...]]):
+                 menu: Callable[[CommandContext], tuple[str, ...]], limits: UsageLimits | None = None):
         self._accounts = accounts
+        self._limits = limits
         self._orders = orders
         self._locales = tuple(locales)
         self._sign_in = sign_in
@@ -62,12 +84,17 @@ class AccountCommands:
         return CommandResult("help", help_texts(self._menu(ctx)))
 
     async def balance(self, ctx: CommandContext, arg: str) -> CommandResult:
-        """The same facts in every channel: balance, held, storage used and limit, the last orders."""
+        """The same facts in every channel: balance, held, the free allowance and the rate limit when configured,
+        storage used and limit, the last orders."""
+        if self._limits is not None:
+            await self._limits.renew(ctx.user.id)   # this period's allowance is in the balance shown
         user = await self._accounts.get(ctx.user.id)
         lines = [Text.of("balance.tokens", balance=user.balance, available=user.available),
-                 Text.of("balance.held", held=user.held),
-                 Text.of("balance.storage", used=_megabytes(user.storage_used_bytes),
-                         limit=_megabytes(user.storage_limit_bytes))]
+                 Text.of("balance.held", held=user.held)]
+        if self._limits is not None:
+            lines += limits_texts(await self._limits.summary(user))
+        lines.append(Text.of("balance.storage", used=_megabytes(user.storage_used_bytes),
+                             limit=_megabytes(user.storage_limit_bytes)))
         orders = (await self._orders.list(user.id, None, RECENT_ORDERS, None)).items
         if orders:
             lines.append(Text.of("balance.orders"))

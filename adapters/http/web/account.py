@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.http.web.base import Page, open_page, page_handler, redirect, render
+from core.commands_account import limits_texts
 
 MB = 1024 * 1024
 RECENT = 20
@@ -12,10 +13,15 @@ RECENT = 20
 
 async def _account(page: Page, **extra) -> web.Response:
     services = page.services
+    if services.limits is not None:
+        await services.limits.renew(page.user_id)   # this period's allowance is in the balance shown
     user = await services.accounts.get(page.user_id)
+    # The free allowance and the rate limit in the words /balance uses (nothing when neither is configured).
+    limits = [page.texts.render(t, page.locale) for t in limits_texts(await services.limits.summary(user))] \
+        if services.limits is not None else []
     orders = (await services.orders.list(user.id, None, RECENT, None)).items
     ledger = (await services.ledger.entries(user.id, RECENT, None)).items
-    return render(page, "account.html", account=user, orders=orders, ledger=ledger,
+    return render(page, "account.html", account=user, orders=orders, ledger=ledger, limits=limits,
                   used_mb=f"{user.storage_used_bytes / MB:.1f}", limit_mb=f"{user.storage_limit_bytes / MB:.1f}",
                   **extra)
 
