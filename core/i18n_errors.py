@@ -17,6 +17,9 @@ PROVIDER_REASONS = frozenset({"own_key_rejected", "own_key_missing"})
 
 
 def error_text(error: DomainError) -> Text:
+    retry_after = getattr(error, "retry_after", None)     # core.limits.TooManyAttempts: say how long to wait
+    if error.reason == "rate_limited" and isinstance(retry_after, int):
+        return Text.of("error.too_many_attempts", seconds=retry_after)
     if error.reason in PROVIDER_REASONS:
         return Text.of(f"error.{error.reason}", provider=getattr(error, "provider", "") or "?")
     if error.reason in KNOWN_REASONS:

@@ -14,7 +14,7 @@ class UserRow(Model):
     storage_used_bytes = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     locale = fields.CharField(max_length=16, null=True)  # chosen with /lang; NULL: the platform's hint
-    blocked = fields.BooleanField(default=False)  # an operator blocked this user (the console, core/admin.py)
+    blocked = fields.BooleanField(default=False, db_default=False)  # an operator blocked this user (the console, core/admin.py)
 
     class Meta:
         table = "users"

@@ -56,7 +56,7 @@ async def test_roles_read_by_users_written_by_admins(api) -> None:
     role = {"name": "poet", "description": "Rhymes", "system_prompt": "Answer in verse."}
     assert_error(await user.post("/roles", role), 403, "forbidden")
     assert_error(await api.post("/roles", role), 401, "unauthorized")
-    assert (await admin.post("/roles", role)).body == role
+    assert (await admin.post("/roles", role)).body == {**role, "model": None}   # no model of its own: the default
     assert_error(await admin.post("/roles", role), 409, "already_exists")
     assert (await admin.patch("/roles/poet", {"description": "Verse"})).body["description"] == "Verse"
     assert (await user.get("/roles/poet")).body["system_prompt"] == "Answer in verse."

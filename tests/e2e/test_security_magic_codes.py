@@ -8,7 +8,7 @@ import pytest
 from core.domain import Identity
 from tests.e2e.http_native import assert_error, serve
 from tests.e2e.security_support import CODE, client_from, wrong_guesses
-from tests.e2e.wechat_support import client_for, wechat_config
+from tests.e2e.wechat_support import client_for, wechat_config, zh
 from tests.e2e.wechat_support import wx_fixture  # noqa: F401 (provides the `wx` fixture)
 
 
@@ -77,14 +77,15 @@ async def test_guessing_in_a_chat_gets_a_polite_refusal_and_links_nothing(wx, st
     running = await start_app(wechat_config(tmp_path, fake_llm.base_url, wx))
     client = client_for(running, wx)
     await client.post(client.text("o-victim", "/link"))
-    code = re.search(r"code: (\w+)", (await wx.wait_sent("o-victim", 1))[0]).group(1)
+    code = re.search(r"/link ([A-Z0-9]{8})", (await wx.wait_sent("o-victim", 1))[0]).group(1)
     assert CODE.match(code)
     for n, guess in enumerate(wrong_guesses(code, 10, same_slot=False)):
         await client.post(client.text("o-attacker", f"/link {guess}"))
-        assert "unknown, used or expired" in (await wx.wait_sent("o-attacker", n + 1))[-1]
+        assert (await wx.wait_sent("o-attacker", n + 1))[-1] == zh("error.invalid_code")
     await client.post(client.text("o-attacker", f"/link {code}"))
     refusal = (await wx.wait_sent("o-attacker", 11))[-1]
-    assert refusal.startswith("Too many failed attempts. Try again in") and refusal.endswith("seconds.")
+    seconds = int(re.search(r"(\d+)", refusal).group(1))
+    assert 1 <= seconds <= 120 and refusal == zh("error.too_many_attempts", seconds=seconds)
     victim = await running.services.accounts.ensure_user(Identity("wechat", "o-victim"))
     attacker = await running.services.accounts.ensure_user(Identity("wechat", "o-attacker"))
     assert victim.id != attacker.id

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='UserRow',
             name='blocked',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.CreateModel(
             name='AuditRow',
