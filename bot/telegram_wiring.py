@@ -19,7 +19,7 @@ def telegram_services(services) -> TelegramServices:
     return TelegramServices(accounts=services.accounts, conversations=services.conversations, engine=services.engine,
                             orders=services.orders, catalog=services.catalog, ephemeral=services.ephemeral,
                             coordination=services.coordination, commands=services.commands, texts=services.texts,
-                            media=services.media)
+                            media=services.media, chat_modes=services.chat_modes)
 
 
 def telegram_hook(config: AppConfig, slot: ChannelSlot):

@@ -16,6 +16,7 @@ from adapters.llm.openai_chat import OpenAIChatModel
 from adapters.metrics import Metrics
 from adapters.llm.token_counter import TiktokenCounter
 from adapters.storage import db
+from adapters.storage.chat_settings import TortoiseChatSettings
 from adapters.storage.chats import TortoiseConversations, TortoiseMessages
 from adapters.storage.commerce import TortoiseOrders, TortoiseProducts, TortoiseRoles
 from adapters.storage.ephemeral import DatabaseEphemeralStore
@@ -30,6 +31,7 @@ from bot.config import AppConfig
 from core.accounts import AccountService
 from core.catalog import ModelCatalog
 from core.chat import ChatEngine, EngineSettings
+from core.chat_modes import ChatModes
 from core.commands import CommandService
 from core.conversations import ConversationService
 from core.files import AttachmentService
@@ -104,6 +106,8 @@ class Services:
     own_keys: OwnKeyService | None = None
     # The free allowance and the message rate limit, as /me and /balance show them.
     limits: UsageLimits | None = None
+    # Per group chat: answer every message or only mentions and replies (/mode).
+    chat_modes: ChatModes | None = None
     # /web: one-time sign-in links to the web pages (absolute, on server.public_url).
     sign_in: SignInLinkService | None = None
     # The knowledge base (bot/knowledge.py) and the files, speech and documents of every channel (bot/media.py).
@@ -186,9 +190,10 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
     sign_in = SignInLinkService(ephemeral, sign_in_url(config.server.public_url))
     model_choice = ModelChoiceService(catalog, repos.conversations, repos.roles, table.provider_of,
                                       own_key=own_keys.has, own_key_weight=config.llm.byok_fee_weight)
+    chat_modes = ChatModes(TortoiseChatSettings())
     commands = CommandService(accounts=accounts, conversations=conversations, orders=orders, catalog=catalog,
                               locales=texts.locales, sign_in=sign_in, logins=qr_login, models=model_choice,
-                              limits=limits)
+                              limits=limits, chat_modes=chat_modes)
     files = AttachmentService(DiskFileStore(config.media.folder), repos.users)
     closers.append(model.close)
     if isinstance(ephemeral, RedisEphemeralStore):
@@ -203,7 +208,7 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
         # One worker (no redis.url) coordinates in memory: no database round trips for what need not outlive it.
         coordination=SharedCoordination(ephemeral) if config.redis.url else LocalCoordination(),
         files=files, failures=failures, llm=llm, models=model_choice, providers=providers, own_keys=own_keys,
-        limits=limits, sign_in=sign_in, knowledge=knowledge, media=media, access=operator.access,
+        limits=limits, chat_modes=chat_modes, sign_in=sign_in, knowledge=knowledge, media=media, access=operator.access,
         admin=operator.admin, queries=operator.queries, recent_logs=operator.recent_logs)
 
 

@@ -16,7 +16,9 @@ from core.accounts import AccountService
 from core.catalog import ModelCatalog
 from core.commands_account import AccountCommands, help_texts
 from core.commands_chat import ChatCommands
-from core.commands_parse import COMMANDS, PAYING, ParsedCommand, as_command, parse_command
+from core.chat_modes import ChatModes
+from core.commands_group import GroupCommands, refused_in_group
+from core.commands_parse import COMMANDS, GROUP_ONLY, PAYING, ParsedCommand, as_command, parse_command
 from core.commands_results import (
     CommandContext, CommandResult, LoginConfirmations, ModelPreferences, PaymentOption, SignInLinks,
 )
@@ -37,16 +39,17 @@ class CommandService:
     def __init__(self, *, accounts: AccountService, conversations: ConversationService, orders: OrderService,
                  catalog: ModelCatalog, locales: Sequence[str] = LOCALES, sign_in: SignInLinks | None = None,
                  models: ModelPreferences | None = None, logins: LoginConfirmations | None = None,
-                 limits: UsageLimits | None = None):
+                 limits: UsageLimits | None = None, chat_modes: ChatModes | None = None):
         self._orders = orders
         account = AccountCommands(accounts, orders, locales, sign_in, logins, self.menu, limits)
         chat = ChatCommands(conversations, catalog, models)
         shop = ShopCommands(orders, accounts)
+        group = GroupCommands(chat_modes)
         self._handlers: Mapping[str, Handler] = {
             "start": account.start, "help": account.help, "balance": account.balance, "link": account.link,
             "lang": account.lang, "web": account.web, "confirm": account.confirm,
             "new": chat.new, "role": chat.role, "roles": chat.roles, "model": chat.model, "cancel": chat.cancel,
-            "buy": shop.buy, "paid": shop.paid,
+            "buy": shop.buy, "paid": shop.paid, "mode": group.mode,
         }
         assert set(self._handlers) == set(COMMANDS)
 
@@ -69,6 +72,9 @@ class CommandService:
         if handler is None:
             return self._unknown(ctx, command.name)
         try:
+            refused = await refused_in_group(ctx, command.name)
+            if refused is not None:
+                return refused
             return await handler(ctx, command.arg)
         except DomainError as e:
             log.info("command /%s for %s refused: %s (%s)", command.name, ctx.user.id, e.reason, e.message)
@@ -82,7 +88,8 @@ class CommandService:
         """The commands a channel lists in help (and Telegram's setMyCommands shows): its menu, or every command;
         /buy and /paid only when one of the channel's ways to pay is on."""
         can_pay = any(o.is_on(self._orders.providers) for o in payments)
-        return tuple(c for c in (menu or COMMANDS) if can_pay or c not in PAYING)
+        listed = menu or tuple(c for c in COMMANDS if c not in GROUP_ONLY)
+        return tuple(c for c in listed if can_pay or c not in PAYING)
 
     async def choose(self, ctx: CommandContext, choice_id: str) -> CommandResult:
         """A pressed button or a chosen list entry: the Choice.id of an earlier result."""

@@ -18,7 +18,8 @@ def _price(option: ModelOption | None) -> Text | None:
     if option is None:
         return None
     if option.own_key:
-        return Text.of("model.price_own_key", input=_weight(option.input_weight), output=_weight(option.output_weight))
+        return Text.of("model.price_own_key", input=_weight(option.input_weight),
+                       output=_weight(option.output_weight))
     return Text.of("model.price", input=_weight(option.input_weight), output=_weight(option.output_weight))
 
 

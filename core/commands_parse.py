@@ -7,22 +7,25 @@ from typing import Mapping
 
 # Every command, in the order help and menus list them; each one's menu text is the key `menu.<name>`.
 COMMANDS = ("start", "help", "new", "role", "roles", "balance", "buy", "paid", "link", "cancel", "lang", "web",
-            "model", "confirm")
+            "model", "confirm", "mode")
 # Listed in help and menus only where a way to pay is on.
 PAYING = ("buy", "paid")
+# Only for group chats: listed only by a channel whose menu names them.
+GROUP_ONLY = ("mode",)
 
 # Words that are a command when a message is exactly the word, or the word, a space and an argument.
 ALIASES: Mapping[str, str] = {
     "新对话": "new", "新会话": "new", "角色": "role", "角色列表": "roles", "余额": "balance", "购买": "buy",
     "充值": "buy", "已支付": "paid", "绑定": "link", "取消": "cancel", "停止": "cancel", "帮助": "help",
     "语言": "lang", "确认": "confirm", "確認": "confirm", "模型": "model", "网页": "web", "开始": "start",
+    "模式": "mode",
     # QR login: the scanner confirms by sending 确认 or the English word (CONTRACT 10).
     "confirm": "confirm",
 }
 
 # A word followed by more text is a command only for these (`角色 海盗`); `余额是多少` or `confirm my order`
 # is a question for the model.
-TAKES_ARGUMENT = frozenset({"start", "role", "buy", "link", "lang", "model"})
+TAKES_ARGUMENT = frozenset({"start", "role", "buy", "link", "lang", "model", "mode"})
 
 _SPACES = re.compile(r"[\s\u3000]+")
 

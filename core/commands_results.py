@@ -47,6 +47,12 @@ class ModelPreferences(Protocol):
     async def choose(self, user_id: str, chat_key: str, model: str) -> None: ...
 
 
+class ChatAdmins(Protocol):
+    """In a group chat: whether the person asking is one of the chat's admins (Telegram's getChatMember)."""
+
+    async def is_admin(self) -> bool: ...
+
+
 class LoginConfirmations(Protocol):
     """/confirm (确认): the scanner of a login QR says yes (core.login.QrLoginService.confirm)."""
 
@@ -91,6 +97,8 @@ class CommandContext:
     link_url: str | None = None            # a deep link that redeems a code, with {code}: "https://t.me/bot?start=link_{code}"
     cancels: ReplyCanceller | None = None
     menu: tuple[str, ...] = ()             # the commands /help lists; empty: every command
+    group: bool = False                    # a group chat (one conversation for many people)
+    admins: ChatAdmins | None = None       # set in a group where only admins may /new, /role, /model, /mode
 
 
 # --- what it answers -------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 # Every module with tortoise models; later features append theirs here.
 MODEL_MODULES = ["adapters.storage.models", "adapters.storage.models_auth", "adapters.storage.models_wechat", "adapters.storage.models_rag",
-                 "adapters.storage.models_files", "adapters.storage.models_admin", "adapters.storage.llm_models"]
+                 "adapters.storage.models_files", "adapters.storage.models_admin", "adapters.storage.llm_models",
+                 "adapters.storage.chat_settings"]
 
 
 def normalize_url(url: str) -> str:

@@ -11,6 +11,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from adapters.storage.urgency import urgent
+from adapters.telegram.admins import GroupAdmins
 from adapters.telegram.answerer import Answerer
 from adapters.telegram.callbacks import Buttons
 from adapters.telegram.commands import TELEGRAM_MENU, CommandRunner, TelegramMessages
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from adapters.coordination.ports import Coordination
     from core.accounts import AccountService
     from core.catalog import ModelCatalog
+    from core.chat_modes import ChatModes
     from core.chat import ChatEngine
     from core.conversations import ConversationService
     from core.media import MediaService
@@ -78,6 +80,7 @@ class TelegramServices:
     commands: CommandService
     texts: Texts
     media: MediaService | None = None   # photos, voice and documents; None when media handling is off
+    chat_modes: ChatModes | None = None  # a group's /mode (answer every message or only mentions)
 
 
 class TelegramChannel:
@@ -104,11 +107,13 @@ class TelegramChannel:
         stars_token = settings.stars_token
         checkout = StarsCheckout(services.orders, services.accounts, services.ephemeral, users, speaker, texts,
                                  stars_token)
-        runner = CommandRunner(commands, texts, users, speaker, self.lanes, checkout, self.bot)
+        admins = GroupAdmins(self.bot, tg.admin_cache_seconds) if tg.group_commands == "admins" else None
+        runner = CommandRunner(commands, texts, users, speaker, self.lanes, checkout, self.bot, admins)
         self.stars_provider = StarsProvider(sender, services.accounts, texts, stars_token)
         self.notify_paid = paid_listener(services.accounts, sender, texts)
         self.application.add_handlers([*self._media_handlers(services, users, speaker),
-                                       *TelegramMessages(runner, speaker, self.lanes, self.bot).handlers(),
+                                       *TelegramMessages(runner, speaker, self.lanes, self.bot,
+                                                         services.chat_modes).handlers(),
                                        *checkout.handlers(),
                                        Buttons(runner, services.conversations, users, sender, texts).handler()])
         self.application.add_error_handler(self._on_error)

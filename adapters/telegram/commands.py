@@ -10,13 +10,15 @@ from telegram import Bot, Message, MessageEntity, Update
 from telegram import User as TelegramUser
 from telegram.ext import BaseHandler, ContextTypes, MessageHandler, filters
 
+from adapters.telegram.admins import GroupAdmins
 from adapters.telegram.lanes import ChatJob, ChatLanes
 from adapters.telegram.results import result_keyboard, result_text
 from adapters.telegram.speaker import Speaker
 from adapters.telegram.users import CHANNEL, TelegramUsers, chat_key
+from core.chat_modes import ChatModes
 from core.commands import CommandService
 from core.commands_parse import ParsedCommand
-from core.commands_results import TELEGRAM_STARS, CancelOutcome, CommandContext, CommandResult
+from core.commands_results import TELEGRAM_STARS, CancelOutcome, ChatAdmins, CommandContext, CommandResult
 from core.domain import Order
 from core.i18n import Text, Texts
 
@@ -56,8 +58,10 @@ class LaneCanceller:
 
 class CommandRunner:
     def __init__(self, commands: CommandService, texts: Texts, users: TelegramUsers, speaker: Speaker,
-                 lanes: ChatLanes, invoices: Invoices, bot: Bot):
+                 lanes: ChatLanes, invoices: Invoices, bot: Bot, admins: GroupAdmins | None = None):
+        """`admins`: asked before /new, /role, /model and /mode in a group; None: everyone may run them."""
         self.commands = commands
+        self._admins = admins
         self.texts = texts
         self._users = users
         self._speaker = speaker
@@ -69,10 +73,18 @@ class CommandRunner:
         chat = update.effective_chat
         assert chat is not None
         user, locale = await self._users.user_and_locale(who)
+        group = chat.type != "private"
         return CommandContext(user=user, chat_key=chat_key(chat.id), channel=CHANNEL, locale=locale,
                               display_name=who.first_name, payments=(TELEGRAM_STARS,),
                               link_url=f"https://t.me/{self._bot.username}?start=link_{{code}}",
-                              cancels=LaneCanceller(self._lanes, who.id), menu=TELEGRAM_MENU)
+                              cancels=LaneCanceller(self._lanes, who.id), menu=TELEGRAM_MENU, group=group,
+                              admins=self._group_admins(update, who) if group else None)
+
+    def _group_admins(self, update: Update, who: TelegramUser) -> ChatAdmins | None:
+        chat = update.effective_chat
+        if self._admins is None or chat is None:
+            return None
+        return self._admins.asker(chat.id, who.id)
 
     async def run(self, update: Update, command: ParsedCommand) -> None:
         assert update.effective_user is not None
@@ -95,8 +107,12 @@ class CommandRunner:
 class TelegramMessages:
     """The message handlers: every text (commands and chat), and the one answer to anything else."""
 
-    def __init__(self, runner: CommandRunner, speaker: Speaker, lanes: ChatLanes, bot: Bot):
+    def __init__(self, runner: CommandRunner, speaker: Speaker, lanes: ChatLanes, bot: Bot,
+                 modes: ChatModes | None = None):
+        """`modes`: a group's /mode; without it (or in mode `mentions`) a group is answered only when it addresses
+        the bot."""
         self._runner = runner
+        self._modes = modes
         self._speaker = speaker
         self._lanes = lanes
         self._bot = bot
@@ -127,7 +143,9 @@ class TelegramMessages:
         if not private:
             addressed = addressed_text(message, self._bot.username, self._bot.id)
             if addressed is None:
-                return
+                if self._modes is None or await self._modes.reply_to(chat_key(chat.id)) != "all":
+                    return
+                addressed = text   # /mode all: every message is for the bot
             if not addressed:
                 await self._speaker.tell(update, Text.of("chat.empty_mention"))
                 return

@@ -24,6 +24,10 @@ class TelegramConfig(BaseModel):
     poll_timeout: int = Field(30, ge=0, le=300)
     # setWebhook's max_connections: 1 makes Telegram send the next update only after our answer (strict order).
     webhook_max_connections: int = Field(40, ge=1, le=100)
+    # Who may run /new, /role, /model and /mode in a group: its admins (asked with getChatMember, remembered for
+    # admin_cache_seconds), or everyone.
+    group_commands: Literal["admins", "everyone"] = "admins"
+    admin_cache_seconds: float = Field(60.0, ge=0)
 
     @model_validator(mode="after")
     def _needs_token(self) -> "TelegramConfig":

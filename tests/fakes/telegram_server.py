@@ -21,6 +21,7 @@ from aiohttp import ClientSession, web
 
 from tests.fakes.telegram_entities import EntityError, html_to_text, utf16_len
 from tests.fakes.telegram_files import FileSide
+from tests.fakes.telegram_members import MemberSide
 from tests.fakes.telegram_state import ApiError, Call, FakeMessage
 from tests.fakes.telegram_stars import StarsApi
 from tests.fakes.telegram_users import UserSide
@@ -34,7 +35,7 @@ _STRINGS = {"text", "parse_mode", "title", "description", "payload", "provider_t
             "telegram_payment_charge_id", "start_parameter", "language_code"}
 
 
-class FakeTelegram(UserSide, StarsApi, FileSide):
+class FakeTelegram(UserSide, StarsApi, FileSide, MemberSide):
     def __init__(self, token: str = "123:ABC", username: str = "test_bot"):
         self.token = token
         self.me = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "Test Bot", "username": username,
@@ -65,6 +66,7 @@ class FakeTelegram(UserSide, StarsApi, FileSide):
         self.base_url = ""
         super().__init__()
         FileSide.__init__(self)   # photos, voice and documents people send; getFile and downloads
+        MemberSide.__init__(self)  # group owners and admins; getChatMember
 
     @property
     def api_base_url(self) -> str:
