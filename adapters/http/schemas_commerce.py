@@ -109,13 +109,13 @@ class PayOut(Out):
     status: OrderStatusName
     qrcode: str | None = Field(description="What to show as a QR code (WeChat Pay's code_url).")
     order_id: str
+    jsapi: dict[str, str] | None = Field(None, description="wechat_jsapi: the parameters of WeixinJSBridge.invoke("
+                                                            "'getBrandWCPayRequest', ...), paySign included.")
+    h5_url: str | None = Field(None, description="wechat_h5: where to send the phone's browser to pay.")
 
 
 class RefundIn(Body):
     pass
-    jsapi: dict[str, str] | None = Field(None, description="wechat_jsapi: the parameters of WeixinJSBridge.invoke("
-                                                            "'getBrandWCPayRequest', ...), paySign included.")
-    h5_url: str | None = Field(None, description="wechat_h5: where to send the phone's browser to pay.")
 
 
 class OrderProductOut(Out):
