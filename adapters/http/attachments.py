@@ -13,6 +13,7 @@ from pydantic import Field
 from adapters.http.endpoint import Call, Endpoint, add_all
 from adapters.http.schemas import Out, Timestamp
 from adapters.http.keys import services_of
+from adapters.http.multipart import read_part
 from core import media_errors
 from core.domain import InboundMessage
 from core.errors import InvalidRequest, QuotaExceeded
@@ -46,15 +47,6 @@ def media(request: web.Request) -> MediaService:
     return found
 
 
-async def _read_part(part: aiohttp.BodyPartReader, limit: int, refusal) -> bytes:
-    buf = bytearray()
-    while chunk := await part.read_chunk(65536):
-        if len(buf) + len(chunk) > limit:
-            raise refusal()   # the rest of the body is never read into memory
-        buf += chunk
-    return bytes(buf)
-
-
 async def _limit(call: Call, service: MediaService) -> tuple[int, object]:
     """The most bytes any kind may have, or the user's free storage when that is less."""
     largest = max(service.limits.image_bytes, service.limits.audio_bytes, service.limits.document_bytes)
@@ -84,9 +76,9 @@ async def upload(call: Call) -> web.Response:
                 name = (part.filename or "")[:200]
                 if any(ord(c) < 32 or ord(c) == 127 for c in name):
                     raise InvalidRequest("The filename contains control characters (such as NUL).")
-                found = (name, part.headers.get("Content-Type", ""), await _read_part(part, limit, refusal))
+                found = (name, part.headers.get("Content-Type", ""), await read_part(part, limit, refusal))
             else:
-                await _read_part(part, FIELD_BYTES, lambda: InvalidRequest("A form field is too long."))
+                await read_part(part, FIELD_BYTES, lambda: InvalidRequest("A form field is too long."))
     except (ValueError, AssertionError, aiohttp.ClientPayloadError, HttpProcessingError) as e:
         raise InvalidRequest(f"The multipart body is malformed ({getattr(e, 'message', None) or e!s:.200}).") from None
     if found is None:

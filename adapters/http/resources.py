@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from adapters.http.endpoint import Call, Endpoint, add_all, read_json, validate
 from adapters.http.keys import services_of, settings_of
+from adapters.http.multipart import read_part
 from adapters.http.schemas import Body, ListQuery, Out, PageOut, Timestamp
 from adapters.retrieval.extractors import MARKDOWN, TEXT, kind_of
 from core.errors import DomainError, InvalidRequest, QuotaExceeded
@@ -148,22 +149,13 @@ async def _read_upload(request: web.Request, limit: _Limit) -> tuple[str, bytes 
             if data is not None:
                 raise InvalidRequest("Send one `file` part per upload.")
             filename, declared = _clean(part.filename or "upload", "filename"), part.headers.get("Content-Type", "")
-            data = await _read_part(part, limit.bytes, limit.refusal)
+            data = await read_part(part, limit.bytes, limit.refusal)
         else:  # small form fields only: `name`, or anything else a client adds (read and dropped)
-            text = (await _read_part(part, FIELD_BYTES, lambda: InvalidRequest(
+            text = (await read_part(part, FIELD_BYTES, lambda: InvalidRequest(
                 f"The form field {part.name!r} is too long."))).decode("utf-8", "replace")
             if part.name == "name":
                 name = _clean(text.strip()[:200], "name")
     return name, data, filename, declared
-
-
-async def _read_part(part: aiohttp.BodyPartReader, limit: int, refusal: Callable[[], DomainError]) -> bytes:
-    buf = bytearray()
-    while chunk := await part.read_chunk(65536):
-        if len(buf) + len(chunk) > limit:
-            raise refusal()  # the rest of the body is never read into memory
-        buf += chunk
-    return bytes(buf)
 
 
 def _clean(text: str, field: str) -> str:
