@@ -1,15 +1,14 @@
 """POST /files/upload and GET /files/{file_id}/preview, and the images a chat message brings (`files`)."""
 from __future__ import annotations
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from adapters.http.dify import context, render
 from adapters.http.dify.errors import DifyError
 from adapters.http.dify.requests import ChatFile, EndUser, app_key, end_user, path_id
+from adapters.http.dify.uploads import read_upload
 from core.errors import DomainError, NotFound
 from core.files import IMAGE_TYPES, StoredFile, sniff_image
-
-MAX_USER_FIELD = 1024
 
 
 def _image_limit(request: web.Request) -> int:
@@ -30,43 +29,17 @@ def _upload_enabled(request: web.Request) -> None:
         raise DifyError(400, "invalid_param", "File upload is not enabled for this app.")
 
 
-async def _read_part(part: BodyPartReader, limit: int, too_large: DifyError) -> bytes:
-    """A part's bytes, refused as soon as they pass `limit` (the rest is never read into memory)."""
-    data = bytearray()
-    while chunk := await part.read_chunk(65536):
-        data += chunk
-        if len(data) > limit:
-            raise too_large
-    return bytes(data)
-
-
 async def upload(request: web.Request) -> web.Response:
     fingerprint = app_key(request)
     _upload_enabled(request)
-    if not request.content_type.startswith("multipart/"):
-        raise DifyError(400, "no_file_uploaded", "Please upload your file (multipart/form-data, field `file`).")
     limit = _image_limit(request)
-    user: str | None = None
-    found: tuple[str, bytes] | None = None
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise DifyError(400, "invalid_param", "Nested multipart bodies are not accepted.")
-            if part.name == "file":
-                if found is not None:
-                    raise DifyError(400, "too_many_files", "Only one file is allowed.")
-                found = (part.filename or "", await _read_part(part, limit, _too_large(limit)))
-            elif part.name == "user":
-                raw = await _read_part(part, MAX_USER_FIELD, DifyError(400, "invalid_param", "user is too long."))
-                user = raw.decode("utf-8", "replace")
-            else:
-                await _read_part(part, limit, _too_large(limit))  # skipped, within the same limit
-    except (ValueError, AssertionError) as e:  # aiohttp's multipart parser on a malformed body
-        raise DifyError(400, "invalid_param", f"The multipart body is malformed ({e}).") from None
-    if found is None:
+    found = await read_upload(
+        request, limit, _too_large(limit), too_many=DifyError(400, "too_many_files", "Only one file is allowed."),
+        not_multipart=DifyError(400, "no_file_uploaded",
+                                "Please upload your file (multipart/form-data, field `file`)."))
+    if found.data is None:
         raise DifyError(400, "no_file_uploaded", "Please upload your file.")
-    name, data = found
+    name, data, user = found.name, found.data, found.user
     mime = sniff_image(data)
     if mime is None:
         raise _unsupported()
