@@ -13,6 +13,7 @@ from core.catalog import ModelCatalog
 from core.domain import Conversation, Hold, ImagePart, InboundMessage, Message, ModelSpec, Usage
 from core.errors import InvalidRequest, NotFound, UpstreamError
 from core.i18n import Text, Texts
+from core.model_choice import chosen_model
 from core.ports import (
     AnsweredBy, ChatModel, ConversationRepository, MessageRepository, ModelRequest, Passage, Retriever, RoleRepository,
     TextDelta, TokenCounter, UsageReport,
@@ -108,7 +109,7 @@ class ChatEngine:
         if inbound.model:
             self._catalog.get(inbound.model)  # an unknown model is refused before anything is looked up
         conversation = await self._existing_conversation(inbound)
-        spec = self._catalog.get(inbound.model or await self._chosen_model(conversation))
+        spec = self._catalog.get(inbound.model or await chosen_model(conversation, self._roles, self._catalog))
         if inbound.images:
             spec = self._catalog.for_images(spec)
         own_key = self.own_keys is not None and await self.own_keys.covers(inbound.user_id, spec.name)
@@ -157,16 +158,6 @@ class ChatEngine:
         if inbound.chat_key:
             return await self._conversations.latest_for_chat(inbound.chat_key)
         return None
-
-    async def _chosen_model(self, conversation: Conversation | None) -> str | None:
-        """The conversation's model, else its role's; None (the default) when neither is set or still offered."""
-        if conversation is None:
-            return None
-        name = conversation.model
-        if not name and conversation.role:
-            role = await self._roles.get(conversation.role)
-            name = role.model if role else None
-        return name if name and self._catalog.has(name) else None
 
     async def _passages(self, user_id: str, conversation: Conversation | None, text: str) -> list[Passage]:
         if self.retriever is None:

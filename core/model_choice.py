@@ -13,6 +13,17 @@ from core.ports import ConversationRepository, RoleRepository
 OwnKeyCheck = Callable[[str, str], Awaitable[bool]]
 
 
+async def chosen_model(conversation: Conversation | None, roles: RoleRepository, catalog: ModelCatalog) -> str | None:
+    """The conversation's model, else its role's; None (the default) when neither is set or still offered."""
+    if conversation is None:
+        return None
+    name = conversation.model
+    if not name and conversation.role:
+        role = await roles.get(conversation.role)
+        name = role.model if role else None
+    return name if name and catalog.has(name) else None
+
+
 @dataclass(frozen=True)
 class ModelOption:
     name: str
@@ -66,13 +77,7 @@ class ModelChoiceService:
         return await self.effective(await self._conversations.latest_for_chat(chat_key))
 
     async def effective(self, conversation: Conversation | None) -> str | None:
-        if conversation is None:
-            return None
-        name = conversation.model
-        if not name and conversation.role:
-            role = await self._roles.get(conversation.role)
-            name = role.model if role else None
-        return name if name and self._catalog.has(name) else None
+        return await chosen_model(conversation, self._roles, self._catalog)
 
     async def choose(self, user_id: str, chat_key: str, model: str) -> None:
         """`/model NAME`: the chat's current conversation answers with `model` from now on (InvalidRequest
