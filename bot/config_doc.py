@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from bot.config import AppConfig
+from bot.preflight import string_values
 
 SHIPPED = Path(__file__).resolve().parents[1] / "config.yaml"
 
@@ -250,23 +251,12 @@ def _section(model: type[BaseModel], path: str, raw: Any) -> list[str]:
 def env_table(raw_text: str) -> list[str]:
     """Each variable the example file reads: the keys that read it and its `:-` default."""
     found: dict[str, tuple[list[str], str]] = {}
-    data = yaml.safe_load(raw_text) or {}
-
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, f"{path}.{k}" if path else str(k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, f"{path}[{i}]")
-        elif isinstance(value, str):
-            for name, op, word in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\+)([^}]*))?\}", value):
-                keys, default = found.setdefault(name, ([], ""))
-                keys.append(path)
-                if op == ":-" and word and not default:
-                    found[name] = (keys, word)
-
-    walk(data, "")
+    for path, value in string_values(yaml.safe_load(raw_text) or {}):
+        for name, op, word in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\+)([^}]*))?\}", value):
+            keys, default = found.setdefault(name, ([], ""))
+            keys.append(path)
+            if op == ":-" and word and not default:
+                found[name] = (keys, word)
     rows = [f"| `{name}` | {', '.join(f'`{k}`' for k in keys)} | {f'`{default}`' if default else ''} |"
             for name, (keys, default) in found.items()]
     return ["| variable | read by | default |", "|---|---|---|", *rows, ""]

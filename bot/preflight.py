@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -19,20 +19,19 @@ def env_references(config_path: str | Path) -> dict[str, list[str]]:
         data = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return {}
-    found: dict[str, list[str]] = {}
+    return {path: names for path, text in string_values(data) if (names := _VAR.findall(text))}
 
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, f"{path}.{k}" if path else str(k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, f"{path}[{i}]")
-        elif isinstance(value, str) and (names := _VAR.findall(value)):
-            found[path] = names
 
-    walk(data, "")
-    return found
+def string_values(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string in loaded YAML with its path (`llm.providers[0].api_key`), in the file's order."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from string_values(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from string_values(v, f"{path}[{i}]")
+    elif isinstance(value, str):
+        yield path, value
 
 
 def _name(refs: dict[str, list[str]], path: str) -> str:
