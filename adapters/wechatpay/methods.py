@@ -20,9 +20,12 @@ METHOD_OF_TRADE_TYPE = {"NATIVE": "wechat_native", "JSAPI": JSAPI, "MWEB": H5}
 
 
 class _SameTrade:
-    """Query, close and refund go by out_trade_no, whichever way the order was opened."""
+    """A prepay made with the merchant's client and account; query, close and refund go by out_trade_no,
+    whichever way the order was opened, so the Native provider answers them."""
 
-    def __init__(self, trades: WeChatNativeProvider):
+    def __init__(self, client, account: MerchantAccount, trades: WeChatNativeProvider):
+        self._client = client
+        self._account = account
         self._trades = trades
 
     async def query(self, order: Order) -> PaymentState:
@@ -41,11 +44,6 @@ class WeChatJsapiProvider(_SameTrade):
     name = JSAPI
     needs_payer = True
 
-    def __init__(self, client, account: MerchantAccount, trades: WeChatNativeProvider):
-        super().__init__(trades)
-        self._client = client
-        self._account = account
-
     async def start(self, order: Order, payer: Payer) -> PaymentStart:
         if not payer.openid:
             raise Conflict("Paying inside WeChat needs your WeChat sign-in; open the pay page in WeChat.",
@@ -59,11 +57,6 @@ class WeChatH5Provider(_SameTrade):
 
     name = H5
     needs_payer = True
-
-    def __init__(self, client, account: MerchantAccount, trades: WeChatNativeProvider):
-        super().__init__(trades)
-        self._client = client
-        self._account = account
 
     async def start(self, order: Order, payer: Payer) -> PaymentStart:
         scene = {"payer_client_ip": payer.client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}}
