@@ -10,7 +10,7 @@ import pytest
 
 from adapters.wechatpay.gateway import build_gateway
 from adapters.wechatpay.provider import order_id_of, out_trade_no
-from bot.config import WeChatPayConfig
+from adapters.wechatpay.settings import WeChatPayConfig
 from core.domain import Order
 from core.errors import Conflict, InvalidRequest, UpstreamError
 from tests.fakes.wechatpay_server import FakeWeChatPay, WeChatPayKeys
