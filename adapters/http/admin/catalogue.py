@@ -1,11 +1,13 @@
 """Console: roles, products, the knowledge base and WeChat menu keys, changed live through the API's own services."""
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, InvalidOperation
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from adapters.http.admin.base import console_handler, int_field, open_console, render
+from adapters.http.admin.base import Console, Handler, console_handler, int_field, open_console, render
 from adapters.http.web.base import redirect
 from adapters.retrieval.extractors import kind_of
 from core.domain import Product, Role
@@ -15,10 +17,18 @@ from core.knowledge import ResourceService
 from core.knowledge_ports import Viewer
 
 OPERATOR = Viewer(None, is_admin=True)   # global resources, like an admin key on /api/v1/resources
+Change = Callable[[Console, dict[str, str]], Awaitable[None]]
 
 
 def _knowledge(services) -> ResourceService | None:
     return services.knowledge
+
+
+def _knowledge_on(services) -> ResourceService:
+    kb = _knowledge(services)
+    if kb is None:
+        raise InvalidRequest("The knowledge base is off in this configuration.")
+    return kb
 
 
 @console_handler
@@ -44,28 +54,37 @@ def _text(form: dict[str, str], name: str, limit: int, required: bool = False) -
     return value
 
 
-@console_handler
-async def save_role(request: web.Request) -> web.StreamResponse:
-    console = await open_console(request)
-    form = await console.form()
+def _change(section: str) -> Callable[[Change], Handler]:
+    """A catalogue form: the operator's console, the form after its CSRF check, the change, then back to the
+    catalogue at `section`. Errors come back as console pages (console_handler)."""
+
+    def wrap(change: Change) -> Handler:
+        @console_handler
+        @functools.wraps(change)
+        async def handle(request: web.Request) -> web.StreamResponse:
+            console = await open_console(request)
+            await change(console, await console.form())
+            return redirect(f"/admin/catalogue#{section}")
+
+        return handle
+
+    return wrap
+
+
+@_change("roles")
+async def save_role(console: Console, form: dict[str, str]) -> None:
     role = Role(_text(form, "name", 100, True), _text(form, "description", 2000),
                 _text(form, "system_prompt", 20000, True), _text(form, "model", 100) or None)
     await console.services.admin.put_role(console.actor, role)
-    return redirect("/admin/catalogue#roles")
 
 
-@console_handler
-async def delete_role(request: web.Request) -> web.StreamResponse:
-    console = await open_console(request)
-    await console.form()
-    await console.services.admin.delete_role(console.actor, request.match_info["name"])
-    return redirect("/admin/catalogue#roles")
+@_change("roles")
+async def delete_role(console: Console, form: dict[str, str]) -> None:
+    await console.services.admin.delete_role(console.actor, console.request.match_info["name"])
 
 
-@console_handler
-async def save_product(request: web.Request) -> web.StreamResponse:
-    console = await open_console(request)
-    form = await console.form()
+@_change("products")
+async def save_product(console: Console, form: dict[str, str]) -> None:
     try:
         price = Decimal(form.get("price", "").strip()).quantize(Decimal("0.01"))
     except InvalidOperation:
@@ -80,26 +99,18 @@ async def save_product(request: web.Request) -> web.StreamResponse:
                       int_field(form, "storage_mb", minimum=0), int_field(form, "stars", minimum=0),
                       form.get("active", "1") == "1")
     await console.services.admin.put_product(console.actor, product)
-    return redirect("/admin/catalogue#products")
 
 
-@console_handler
-async def remove_product(request: web.Request) -> web.StreamResponse:
-    console = await open_console(request)
-    await console.form()
-    await console.services.admin.remove_product(console.actor, request.match_info["product_id"])
-    return redirect("/admin/catalogue#products")
+@_change("products")
+async def remove_product(console: Console, form: dict[str, str]) -> None:
+    await console.services.admin.remove_product(console.actor, console.request.match_info["product_id"])
 
 
-@console_handler
-async def add_resource(request: web.Request) -> web.StreamResponse:
+@_change("knowledge")
+async def add_resource(console: Console, form: dict[str, str]) -> None:
     """A file (PDF, txt, md) or a web page for the global knowledge base; it is indexed in the background."""
-    console = await open_console(request)
-    await console.form()     # the CSRF check; aiohttp keeps the parsed body, the file part included
-    posted = await request.post()
-    kb = _knowledge(console.services)
-    if kb is None:
-        raise InvalidRequest("The knowledge base is off in this configuration.")
+    posted = await console.request.post()   # aiohttp kept the parsed body, the file part included
+    kb = _knowledge_on(console.services)
     name = str(posted.get("name") or "").strip()[:200]
     upload, url = posted.get("file"), str(posted.get("url") or "").strip()
     if isinstance(upload, web.FileField) and upload.filename:
@@ -113,21 +124,15 @@ async def add_resource(request: web.Request) -> web.StreamResponse:
         raise InvalidRequest("Choose a file or give a web address.")
     await console.services.admin.record(console.actor, "resource.add", f"resource:{resource.id}", None,
                                         {"name": resource.name, "source": resource.source, "url": resource.url})
-    return redirect("/admin/catalogue#knowledge")
 
 
-@console_handler
-async def delete_resource(request: web.Request) -> web.StreamResponse:
-    console = await open_console(request)
-    await console.form()
-    kb = _knowledge(console.services)
-    if kb is None:
-        raise InvalidRequest("The knowledge base is off in this configuration.")
-    resource = await kb.get(OPERATOR, request.match_info["resource_id"])
+@_change("knowledge")
+async def delete_resource(console: Console, form: dict[str, str]) -> None:
+    kb = _knowledge_on(console.services)
+    resource = await kb.get(OPERATOR, console.request.match_info["resource_id"])
     await kb.delete(OPERATOR, resource.id)
     await console.services.admin.record(console.actor, "resource.delete", f"resource:{resource.id}",
                                         {"name": resource.name, "source": resource.source}, None)
-    return redirect("/admin/catalogue#knowledge")
 
 
 def install(app: web.Application) -> None:
