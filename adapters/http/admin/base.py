@@ -2,12 +2,11 @@
 name the audit log records, rendering with the console's layout, and errors as console pages."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -15,8 +14,7 @@ import jinja2
 from aiohttp import web
 
 from adapters.http.keys import settings_of
-from adapters.http.web.base import CSRF_FIELD, LANGUAGE_NAMES, Page, Redirect, open_page, redirect
-from core.errors import DomainError
+from adapters.http.web.base import CSRF_FIELD, LANGUAGE_NAMES, Handler, Page, Redirect, html_handler, open_page
 
 TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
 STATIC = "/admin/static"
@@ -97,23 +95,10 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> web.
                                           status=status)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 def console_handler(handler: Handler) -> Handler:
     """A sign-in redirect, or an error as a console page in the operator's language, with the error's status."""
-
-    @functools.wraps(handler)
-    async def handle(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Redirect as r:
-            return redirect(r.location)
-        except DomainError as e:
-            page = await open_page(request, signed_in=False)
-            return render(page, "admin_error.html", status=e.status, message=e.message, reason=e.reason)
-
-    return handle
+    return html_handler(handler, lambda page, e: render(page, "admin_error.html", status=e.status,
+                                                        message=e.message, reason=e.reason))
 
 
 def int_field(form: dict[str, str], name: str, *, minimum: int | None = None) -> int:

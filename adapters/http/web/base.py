@@ -134,10 +134,12 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> web.
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ErrorPage = Callable[[Page, DomainError], web.Response]
 
 
-def page_handler(handler: Handler) -> Handler:
-    """Pages answer in HTML: a sign-in redirect, or an error page in the visitor's language (not the API's JSON)."""
+def html_handler(handler: Handler, error_page: ErrorPage) -> Handler:
+    """A handler that answers in HTML: a Redirect becomes a 303, a DomainError becomes `error_page` in the
+    visitor's language with the error's status (not the API's JSON)."""
 
     @functools.wraps(handler)
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -146,10 +148,15 @@ def page_handler(handler: Handler) -> Handler:
         except Redirect as r:
             return redirect(r.location)
         except DomainError as e:
-            page = await open_page(request, signed_in=False)
-            return render(page, "error.html", status=e.status, message=e.message, reason=e.reason)
+            return error_page(await open_page(request, signed_in=False), e)
 
     return handle
+
+
+def page_handler(handler: Handler) -> Handler:
+    """Pages answer in HTML: a sign-in redirect, or an error page in the visitor's language."""
+    return html_handler(handler, lambda page, e: render(page, "error.html", status=e.status, message=e.message,
+                                                        reason=e.reason))
 
 
 @page_handler
