@@ -16,8 +16,11 @@ def install(app: web.Application) -> None:
     from adapters.http.admin import audit_page, base, catalogue, health, orders, reports, session, users
     from adapters.http.web.base import redirect
 
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), app_key=base.TEMPLATES,
-                         autoescape=True)
+    from adapters.http.web import HERE as WEB
+
+    # The console's templates first, then /web's: admin_base.html extends the shared page skeleton (base.html).
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader([HERE / "templates", WEB / "templates"]),
+                         app_key=base.TEMPLATES, autoescape=True)
     # Only the files of static/ (and static/vendor/), never a listing, never a symlink out of the folder.
     app.router.add_static(base.STATIC, HERE / "static", show_index=False, follow_symlinks=False)
 

@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 
 from adapters.http.keys import settings_of
-from adapters.http.web.base import CSRF_FIELD, LANGUAGE_NAMES, Handler, Page, Redirect, html_handler, open_page
+from adapters.http.web.base import Handler, Page, Redirect, html_handler, open_page, skeleton_context
 
 TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
 STATIC = "/admin/static"
@@ -87,10 +87,7 @@ async def open_console(request: web.Request) -> Console:
 
 
 def render(page: Page, template: str, status: int = 200, **context: Any) -> web.Response:
-    base = {"page": page, "t": page.t, "locale": page.locale, "static": STATIC, "web_static": "/web/static",
-            "csrf": page.session.csrf if page.session else "", "csrf_field": CSRF_FIELD,
-            "path": page.request.path, "path_qs": page.request.path_qs, "locales": page.texts.locales,
-            "language_names": LANGUAGE_NAMES, "signed_in": signed_in_admin(page) is not None}
+    base = {**skeleton_context(page), "static": STATIC, "signed_in": signed_in_admin(page) is not None}
     return aiohttp_jinja2.render_template(template, page.request, {**base, **context}, app_key=TEMPLATES,
                                           status=status)
 

@@ -124,11 +124,17 @@ async def open_page(request: web.Request, *, signed_in: bool = True, new_session
     return Page(request, session, user, texts.locale_for(chosen, _accept_language(request)), texts)
 
 
-def render(page: Page, template: str, status: int = 200, **context: Any) -> web.Response:
-    base = {"page": page, "t": page.t, "locale": page.locale, "user": page.user, "static": STATIC,
+def skeleton_context(page: Page) -> dict[str, Any]:
+    """What the page skeleton (templates/base.html, which the console's layout extends too) reads: the texts,
+    the CSRF token, the language switch and where the page is."""
+    return {"page": page, "t": page.t, "locale": page.locale, "web_static": STATIC,
             "csrf": page.session.csrf if page.session else "", "csrf_field": CSRF_FIELD,
-            "path": page.request.path_qs, "locales": page.texts.locales,
+            "path": page.request.path, "path_qs": page.request.path_qs, "locales": page.texts.locales,
             "language_names": LANGUAGE_NAMES}
+
+
+def render(page: Page, template: str, status: int = 200, **context: Any) -> web.Response:
+    base = {**skeleton_context(page), "user": page.user, "static": STATIC}
     return aiohttp_jinja2.render_template(template, page.request, {**base, **context}, app_key=TEMPLATES,
                                           status=status)
 
