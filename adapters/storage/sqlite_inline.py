@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
@@ -198,17 +199,23 @@ class _Checkpointer:
         self._filename = filename
         self._synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
+        # Cancelling the task that awaits `run` does not stop its thread: `close` (from another thread) must wait
+        # for a checkpoint in progress, or it closes the connection under it (a segfault in sqlite3).
+        self._busy = threading.Lock()
 
     def run(self) -> None:
-        if self._conn is None:
-            self._conn = sqlite3.connect(self._filename, isolation_level=None, check_same_thread=False)
-            if self._synchronous is not None:
-                self._conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        with self._busy:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self._filename, isolation_level=None, check_same_thread=False)
+                if self._synchronous is not None:
+                    self._conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        with self._busy:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 client_class = InlineSqliteClient   # tortoise's engine hook
