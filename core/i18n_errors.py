@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from core.errors import DomainError
 from core.i18n import Text
+from core.limits import TooManyAttempts
 
 # Reasons whose key is `error.<reason>`; any other reason of a 4xx reads as invalid_request, of a 5xx as failed.
 KNOWN_REASONS = frozenset({
@@ -17,9 +18,8 @@ PROVIDER_REASONS = frozenset({"own_key_rejected", "own_key_missing"})
 
 
 def error_text(error: DomainError) -> Text:
-    retry_after = getattr(error, "retry_after", None)     # core.limits.TooManyAttempts: say how long to wait
-    if error.reason == "rate_limited" and isinstance(retry_after, int):
-        return Text.of("error.too_many_attempts", seconds=retry_after)
+    if isinstance(error, TooManyAttempts):     # failed sign-in attempts (not the message rate): say how long to wait
+        return Text.of("error.too_many_attempts", seconds=error.retry_after)
     if error.reason in PROVIDER_REASONS:
         return Text.of(f"error.{error.reason}", provider=getattr(error, "provider", "") or "?")
     if error.reason in KNOWN_REASONS:
