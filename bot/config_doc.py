@@ -85,7 +85,7 @@ DESCRIPTIONS = {
                                       "`{oauth_base_url}/connect/oauth2/authorize` (snsapi_base).",
     "channels.wechat.welcome": "Sent to a new follower; empty: the catalogue's welcome.follow in their language.",
     "channels.wechat.sources_prefix": "Put before the list of cited sources; empty: the catalogue's reply.sources.",
-    "channels.wechat.menu": "Menu `CLICK` keys to commands or questions: `{MENU_BALANCE: /balance}`.",
+    "channels.wechat.menu": "Menu `CLICK` keys to commands or questions: `{MENU_BALANCE: /balance}`. Seeds keys the database never had; edit them live in the console (docs/operator.md).",
     "channels.wechat.aliases": "Words that run a command: `{余额: /balance}`.",
     "payments.wechatpay.enabled": "WeChat Pay v3 Native (the shipped file: on when `WECHATPAY_MCH_ID` is set).",
     "payments.wechatpay.mch_id": "Merchant id.",

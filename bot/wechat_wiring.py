@@ -33,7 +33,7 @@ def wechat_settings(config: AppConfig) -> WeChatSettings:
 def wechat_services(services) -> WeChatServices:
     return WeChatServices(engine=services.engine, accounts=services.accounts, qr_login=services.qr_login,
                           commands=services.commands, texts=services.texts, ephemeral=services.ephemeral,
-                          coordination=services.coordination)
+                          coordination=services.coordination, menu=services.admin.menu)
 
 
 def wechat_media(config: AppConfig, services, api: WeChatApi) -> WeChatMedia | None:

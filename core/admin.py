@@ -9,6 +9,7 @@ from core.audit import AuditLog
 from core.conversations import ConversationService
 from core.domain import Order, Page, Product, Role, User
 from core.errors import InvalidRequest, NotFound
+from core.menu import WeChatMenu
 from core.orders import OrderService
 from core.ports import MessageRepository, ProductRepository, UserRepository
 from core.quota import QuotaLedger
@@ -35,7 +36,7 @@ class AdminService:
 
     def __init__(self, *, users: UserRepository, quota: QuotaLedger, orders: OrderService,
                  conversations: ConversationService, messages: MessageRepository, products: ProductRepository,
-                 audit: AuditLog):
+                 audit: AuditLog, menu: WeChatMenu | None = None):
         self._users = users
         self._quota = quota
         self._orders = orders
@@ -43,6 +44,7 @@ class AdminService:
         self._messages = messages
         self._products = products
         self.audit = audit
+        self.menu = menu
 
     async def record(self, actor: str, action: str, target: str, before: Any = None, after: Any = None) -> None:
         await self.audit.record(actor, action, target, as_record(before), as_record(after))
@@ -129,3 +131,20 @@ class AdminService:
         old = await self._products.get(product_id)
         await self._orders.remove_product(product_id)
         await self.record(actor, "product.remove", f"product:{product_id}", old, None)
+
+    # --- WeChat menu keys -------------------------------------------------------------------------
+
+    def _menu(self) -> WeChatMenu:
+        if self.menu is None:
+            raise InvalidRequest("WeChat menu keys are not kept in this configuration.")
+        return self.menu
+
+    async def put_menu_key(self, actor: str, key: str, action: str) -> None:
+        """Add or change a key; the next CLICK on any worker runs the new action."""
+        before, after = await self._menu().put(key, action)
+        await self.record(actor, "menu.put", f"menu:{key.strip()}", None if before is None else {"action": before},
+                          {"action": after})
+
+    async def delete_menu_key(self, actor: str, key: str) -> None:
+        before = await self._menu().delete(key)
+        await self.record(actor, "menu.delete", f"menu:{key}", {"action": before}, None)

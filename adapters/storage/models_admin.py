@@ -1,4 +1,4 @@
-"""Tortoise models of the operator's side: the audit log and which config items were ever seeded."""
+"""Tortoise models of the operator's side: the audit log, which config items were ever seeded, WeChat menu keys."""
 from __future__ import annotations
 
 from tortoise import fields
@@ -28,3 +28,13 @@ class ConfigSeedRow(Model):
     class Meta:
         table = "config_seeds"
         unique_together = (("kind", "key"),)
+
+
+class MenuKeyRow(Model):
+    key = fields.CharField(max_length=100, primary_key=True)
+    action = fields.CharField(max_length=500)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "wechat_menu_keys"
+        table_description = "What each WeChat menu CLICK key runs (config.yaml seeds keys never seen)."

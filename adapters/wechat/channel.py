@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from core.accounts import AccountService
     from core.chat import ChatEngine
     from core.login import QrLoginService
+    from core.menu import WeChatMenu
     from core.ports import EphemeralStore
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class WeChatServices:
     texts: Texts
     ephemeral: EphemeralStore
     coordination: Coordination
+    menu: WeChatMenu            # the CLICK keys, read on every click (an operator's change applies at once)
 
 
 class WeChatChannel:
@@ -64,7 +66,7 @@ class WeChatChannel:
         self.passive = cfg.reply_mode == "passive"
         self._responder = WeChatResponder(engine=services.engine, accounts=services.accounts,
                                           qr_login=services.qr_login, commands=commands, texts=texts,
-                                          choices=services.ephemeral, menu=cfg.menu, aliases=cfg.aliases,
+                                          choices=services.ephemeral, menu=services.menu, aliases=cfg.aliases,
                                           welcome=cfg.welcome, sources_prefix=cfg.sources_prefix,
                                           pay_page=settings.pay_page, media=media)
         self.media = media

@@ -23,6 +23,7 @@ from core.i18n import Text, Texts
 from core.i18n_errors import FAILED, error_text
 from core.knowledge import sources_line
 from core.login import QrLoginService
+from core.menu import WeChatMenu
 from core.ports import EphemeralStore
 from core.reply_stream import ReplyFailed, collect_reply
 
@@ -43,7 +44,7 @@ def chat_key_of(openid: str) -> str:
 
 class WeChatResponder:
     def __init__(self, *, engine: ChatEngine, accounts: AccountService, qr_login: QrLoginService,
-                 commands: CommandService, texts: Texts, choices: EphemeralStore, menu: Mapping[str, str],
+                 commands: CommandService, texts: Texts, choices: EphemeralStore, menu: WeChatMenu,
                  aliases: Mapping[str, str], welcome: str = "", sources_prefix: str = "",
                  pay_page: Callable[[str], str] | None = None, media: WeChatMedia | None = None):
         self._engine = engine
@@ -176,7 +177,7 @@ class WeChatResponder:
             return await self._login(cb) if cb.event_key.startswith(LOGIN_SCENE_PREFIX) else ""
         if cb.event == "click":
             user, locale = await self._who(cb.openid)
-            action = self._menu.get(cb.event_key, "").strip()
+            action = await self._menu.action(cb.event_key)
             if not action:
                 return self._texts.get("menu.unknown", locale)
             command = self._commands.parse(action, aliases=self._aliases)

@@ -38,7 +38,7 @@ async def catalogue_page(request: web.Request) -> web.StreamResponse:
     kb = _knowledge(services)
     resources = (await kb.list(OPERATOR, 100)).items if kb else ()
     facts = facts_of(request)
-    menu = dict(facts.wechat_menu)
+    menu = await services.admin.menu.all() if services.admin.menu is not None else {}
     return render(console.page, "admin_catalogue.html", roles=await services.conversations.roles(),
                   products=await services.admin.products(), resources=resources, kb=kb is not None, menu=menu,
                   wechat=facts.wechat_enabled,
@@ -135,6 +135,17 @@ async def delete_resource(console: Console, form: dict[str, str]) -> None:
                                         {"name": resource.name, "source": resource.source}, None)
 
 
+@_change("menu")
+async def save_menu_key(console: Console, form: dict[str, str]) -> None:
+    """Add or change a WeChat menu key: the next CLICK with it runs the new action, on every worker."""
+    await console.services.admin.put_menu_key(console.actor, form.get("key", ""), form.get("action", ""))
+
+
+@_change("menu")
+async def delete_menu_key(console: Console, form: dict[str, str]) -> None:
+    await console.services.admin.delete_menu_key(console.actor, form.get("key", ""))
+
+
 def install(app: web.Application) -> None:
     app.router.add_get("/admin/catalogue", catalogue_page)
     app.router.add_post("/admin/roles", save_role)
@@ -143,3 +154,5 @@ def install(app: web.Application) -> None:
     app.router.add_post("/admin/products/{product_id}/remove", remove_product)
     app.router.add_post("/admin/resources", add_resource)
     app.router.add_post("/admin/resources/{resource_id}/delete", delete_resource)
+    app.router.add_post("/admin/menu", save_menu_key)
+    app.router.add_post("/admin/menu/delete", delete_menu_key)
