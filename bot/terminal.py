@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import uuid
 
 from bot.config import AppConfig
 from bot.wiring import Services, open_services
@@ -18,6 +17,7 @@ from core.i18n import Texts
 from core.reply_stream import ReplyDone, ReplyFailed, ReplyGrew, follow_reply
 
 CHANNEL = "cli"
+CLI_ACTOR = "cli"          # who the audit log names for `bot grant`
 # What /help lists in the terminal (/quit leaves); /buy and /paid only while WeChat Pay is on.
 TERMINAL_MENU = ("help", "new", "role", "roles", "balance", "buy", "paid", "link", "lang", "model")
 QUIT = ("/quit", "/exit")
@@ -42,10 +42,12 @@ async def grant(config: AppConfig, ref: str, tokens: int) -> int:
         except DomainError as e:
             print(e.message, file=sys.stderr)
             return 1
-        op = services.quota.credit if tokens >= 0 else services.quota.debit
-        entry = await op(user.id, abs(tokens), "adjustment", key=f"adjustment:{uuid.uuid4()}", ref="cli grant")
-        balance = entry.balance_after if entry else user.balance
-        print(f"user {user.id} ({user.name}): {tokens:+d} tokens, balance {balance}")
+        try:   # the console's grant: one `adjustment` entry, and the audit log names the command line
+            after = await services.admin.adjust(CLI_ACTOR, user.id, tokens, "cli grant")
+        except DomainError as e:
+            print(e.message, file=sys.stderr)
+            return 1
+        print(f"user {user.id} ({user.name}): {tokens:+d} tokens, balance {after.balance}")
         return 0
 
 

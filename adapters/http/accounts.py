@@ -51,6 +51,7 @@ async def create_user(call: Call) -> NewUserOut:
         raise InvalidRequest("Invalid body: name: must not be blank")
     user = await services_of(call.request).accounts.create_user(body.name.strip())
     key = await api_keys(call.request).rotate(user.id)
+    await call.audit("user.create", f"user:{user.id}", None, {"name": user.name})   # never the new key
     return NewUserOut(user=MeOut.of(user), api_key=key)
 
 

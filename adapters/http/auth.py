@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import ipaddress
 from dataclasses import dataclass
@@ -16,6 +17,12 @@ from core.errors import Forbidden, Unauthorized
 class Principal:
     user_id: str | None
     is_admin: bool = False
+    actor: str = ""          # who the audit log names: "admin:<fingerprint>" for an admin key, never the key
+
+
+def admin_actor(key: str) -> str:
+    """An admin key as the audit log names it (the console's sign-ins too): a short fingerprint, never the key."""
+    return "admin:" + hashlib.sha256(key.encode()).hexdigest()[:6]
 
 
 def _settings(request: web.Request) -> HttpSettings:
@@ -80,7 +87,7 @@ async def authenticate(request: web.Request) -> Principal | None:
     the HTTP API's token service (adapters/http/credentials.py) once it is installed."""
     key = request.headers.get("X-API-Key")
     if key and _is_admin_key(request, key):
-        return Principal(None, is_admin=True)
+        return Principal(None, is_admin=True, actor=admin_actor(key))
     try:
         resolver = request.app.get(CREDENTIAL_RESOLVER)
         if resolver is not None:

@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from adapters.http.auth import Principal, authenticate, require_admin, require_any, require_user
+from adapters.http.keys import services_of
 from adapters.jsontext import dumps_bytes
 from core.errors import InvalidRequest, NotFound
 
@@ -35,6 +36,16 @@ class Call:
 
     def path(self, name: str) -> str:
         return self.request.match_info[name]
+
+    @property
+    def actor(self) -> str:
+        """The admin acting, as the audit log names them (admin endpoints only)."""
+        assert self.principal is not None and self.principal.is_admin
+        return self.principal.actor
+
+    async def audit(self, action: str, target: str, before: Any = None, after: Any = None) -> None:
+        """One audit entry for an admin's write that no AdminService method makes (core/admin.py)."""
+        await services_of(self.request).admin.record(self.actor, action, target, before, after)
 
 
 Handler = Callable[[Call], Awaitable[Any]]

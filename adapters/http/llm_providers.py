@@ -101,7 +101,9 @@ async def list_providers(call: Call) -> PageOut[ProviderOut]:
 async def create_provider(call: Call) -> ProviderOut:
     b: ProviderIn = call.body
     provider = LLMProvider(b.name, b.base_url, b.api_key, tuple(m.spec() for m in b.models), b.timeout_seconds)
-    return ProviderOut.of(await _registry(call).create(provider))
+    created = ProviderOut.of(await _registry(call).create(provider))
+    await call.audit("llm_provider.create", f"llm_provider:{created.name}", None, _recorded(created))
+    return created
 
 
 async def get_provider(call: Call) -> ProviderOut:
@@ -113,11 +115,21 @@ async def update_provider(call: Call) -> ProviderOut:
     changes = {k: v for k, v in b.model_dump(exclude_unset=True).items() if v is not None}
     if b.models is not None:
         changes["models"] = tuple(m.spec() for m in b.models)
-    return ProviderOut.of(await _registry(call).update(call.path("name"), **changes))
+    before = ProviderOut.of(await _registry(call).get(call.path("name")))
+    after = ProviderOut.of(await _registry(call).update(call.path("name"), **changes))
+    await call.audit("llm_provider.update", f"llm_provider:{after.name}", _recorded(before), _recorded(after))
+    return after
 
 
 async def delete_provider(call: Call) -> None:
+    before = ProviderOut.of(await _registry(call).get(call.path("name")))
     await _registry(call).delete(call.path("name"))
+    await call.audit("llm_provider.delete", f"llm_provider:{before.name}", _recorded(before), None)
+
+
+def _recorded(p: ProviderOut) -> dict:
+    """A provider as the audit log keeps it: the key only as its last 4 characters, like the API shows it."""
+    return p.model_dump(mode="json", exclude={"created_at", "updated_at"})
 
 
 def install(app: web.Application, prefix: str) -> None:

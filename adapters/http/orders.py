@@ -58,7 +58,7 @@ async def pay_order(call: Call) -> PayOut:
 
 
 async def refund_order(call: Call) -> OrderOut:
-    return OrderOut.of(await services_of(call.request).orders.refund(call.path("id")))
+    return OrderOut.of(await services_of(call.request).admin.refund(call.actor, call.path("id")))
 
 
 def install(app: web.Application, prefix: str) -> None:

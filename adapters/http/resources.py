@@ -73,6 +73,14 @@ def _viewer(call: Call) -> Viewer:
     return Viewer(call.principal.user_id, call.principal.is_admin)
 
 
+async def _audited(call: Call, resource: Resource, created: bool) -> web.Response:
+    """An admin's new global resource goes in the audit log (like the console's); a user's own does not."""
+    if created and call.principal is not None and call.principal.is_admin:
+        await call.audit("resource.add", f"resource:{resource.id}", None,
+                         {"name": resource.name, "source": resource.source, "url": resource.url})
+    return _answer(resource, created)
+
+
 def _answer(resource: Resource, created: bool) -> web.Response:
     # 202: indexing goes on in the background; 200: the same content or URL was already there.
     return web.json_response(ResourceOut.of(resource).model_dump(mode="json"), status=202 if created else 200,
@@ -95,7 +103,7 @@ async def create(call: Call) -> web.Response:
         resource, created = await service.add_document(
             viewer, name=name, body=content.encode("utf-8"), source="text",
             content_type=MARKDOWN if body.format == "markdown" else TEXT)
-    return _answer(resource, created)
+    return await _audited(call, resource, created)
 
 
 async def _upload(call: Call, viewer: Viewer) -> web.Response:
@@ -112,7 +120,7 @@ async def _upload(call: Call, viewer: Viewer) -> web.Response:
     kind = kind_of(filename, declared, data[:8])
     resource, created = await _kb(call.request).add_document(viewer, name=name or filename, body=data,
                                                              content_type=kind, source="file")
-    return _answer(resource, created)
+    return await _audited(call, resource, created)
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,12 @@ async def get_resource(call: Call) -> ResourceOut:
 
 
 async def delete_resource(call: Call) -> None:
-    await _kb(call.request).delete(_viewer(call), call.path("id"))
+    viewer = _viewer(call)
+    resource = await _kb(call.request).get(viewer, call.path("id"))
+    await _kb(call.request).delete(viewer, resource.id)
+    if viewer.is_admin:
+        await call.audit("resource.delete", f"resource:{resource.id}",
+                         {"name": resource.name, "source": resource.source}, None)
 
 
 def install(app: web.Application) -> None:

@@ -1,4 +1,4 @@
-"""Roles and products: anyone signed in reads them, only an admin writes them."""
+"""Roles and products: anyone signed in reads them, only an admin writes them (through AdminService, audited)."""
 from __future__ import annotations
 
 import dataclasses
@@ -33,8 +33,8 @@ async def create_role(call: Call) -> RoleOut:
     try:
         await conversations.role(body.name)
     except NotFound:
-        return RoleOut.of(await conversations.put_role(Role(body.name, body.description, body.system_prompt,
-                                                            body.model)))
+        return RoleOut.of(await services.admin.put_role(call.actor, Role(body.name, body.description,
+                                                                         body.system_prompt, body.model)))
     raise Conflict(f"A role named {body.name!r} exists; change it with PATCH.", reason="already_exists")
 
 
@@ -53,11 +53,11 @@ async def update_role(call: Call) -> RoleOut:
     elif "model" in changes:
         changes["model"] = None  # "": back to the default model
     changed = dataclasses.replace(role, **changes)
-    return RoleOut.of(await conversations.put_role(changed))
+    return RoleOut.of(await services.admin.put_role(call.actor, changed))
 
 
 async def delete_role(call: Call) -> None:
-    await services_of(call.request).conversations.delete_role(call.path("name"))
+    await services_of(call.request).admin.delete_role(call.actor, call.path("name"))
 
 
 def _product_key(p: Product) -> str:
@@ -73,13 +73,13 @@ async def list_products(call: Call) -> PageOut[ProductOut]:
 
 async def create_product(call: Call) -> ProductOut:
     body: ProductIn = call.body
-    orders = services_of(call.request).orders
+    services = services_of(call.request)
     product_id = body.id or uuid.uuid4().hex[:12]
     try:
-        await orders.product(product_id)
+        await services.orders.product(product_id)
     except NotFound:
         values = body.model_dump(exclude={"id"})
-        return ProductOut.of(await orders.put_product(Product(id=product_id, **values)))
+        return ProductOut.of(await services.admin.put_product(call.actor, Product(id=product_id, **values)))
     raise Conflict(f"A product with id {product_id!r} exists; change it with PATCH.", reason="already_exists")
 
 
@@ -89,14 +89,14 @@ async def get_product(call: Call) -> ProductOut:
 
 async def update_product(call: Call) -> ProductOut:
     body: ProductPatch = call.body
-    orders = services_of(call.request).orders
-    product = await orders.product(call.path("id"))
+    services = services_of(call.request)
+    product = await services.orders.product(call.path("id"))
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-    return ProductOut.of(await orders.put_product(dataclasses.replace(product, **changes)))
+    return ProductOut.of(await services.admin.put_product(call.actor, dataclasses.replace(product, **changes)))
 
 
 async def delete_product(call: Call) -> None:
-    await services_of(call.request).orders.remove_product(call.path("id"))
+    await services_of(call.request).admin.remove_product(call.actor, call.path("id"))
 
 
 def install(app: web.Application, prefix: str) -> None:

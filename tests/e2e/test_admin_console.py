@@ -144,4 +144,4 @@ async def test_a_blocked_user_gets_403_user_blocked_from_the_api_until_unblocked
     async with http.get("/api/v1/me", headers=key) as r:
         assert r.status == 200
     actions = [e.action for e in (await running.services.admin.audit.list(10, target=f"user:{alice['user']['id']}")).items]
-    assert actions == ["user.unblock", "user.block"]
+    assert actions == ["user.unblock", "user.block", "user.create"]   # created over the API with the admin key

@@ -121,6 +121,9 @@ async def test_order_lifecycle_pay_check_and_refund(api, provider) -> None:
     refunded = await admin.post(f"/orders/{oid}/refund")
     assert refunded.body["status"] == "refunded" and provider.refunded == [oid]
     assert (await admin.post(f"/orders/{oid}/refund", {})).body["status"] == "refunded"  # once
+    audited = (await api.services.admin.audit.list(10, action="order.refund")).items
+    assert [(e.target, e.actor.startswith("admin:")) for e in audited] == [(f"order:{oid}", True)] * 2
+    assert (audited[-1].before, audited[-1].after["status"]) == ({"status": "paid"}, "refunded")
     assert (await user.get("/me")).body["balance"] == 1000
     kinds = [e["kind"] for e in (await user.get("/me/ledger")).body["data"]]
     assert kinds == ["refund", "purchase", "grant"]
