@@ -25,6 +25,7 @@ from adapters.storage.ledger import TortoiseLedger
 from adapters.storage.redis_store import RedisEphemeralStore
 from adapters.storage.users import TortoiseUsers
 from adapters.http.web.links import sign_in_url
+from adapters.http.web.pay import PayPagePaths
 from bot.background import Periodic, RecentChanges
 from bot.llm_wiring import REFRESH_SECONDS, build_limits, build_providers, refresh_providers
 from bot.config import AppConfig
@@ -193,7 +194,7 @@ def build_services(config: AppConfig, metrics: Metrics | None = None) -> Service
     chat_modes = ChatModes(TortoiseChatSettings())
     commands = CommandService(accounts=accounts, conversations=conversations, orders=orders, catalog=catalog,
                               locales=texts.locales, sign_in=sign_in, logins=qr_login, models=model_choice,
-                              limits=limits, chat_modes=chat_modes)
+                              limits=limits, chat_modes=chat_modes, pay_pages=PayPagePaths())
     files = AttachmentService(DiskFileStore(config.media.folder), repos.users)
     closers.append(model.close)
     if isinstance(ephemeral, RedisEphemeralStore):

@@ -20,7 +20,7 @@ from core.chat_modes import ChatModes
 from core.commands_group import GroupCommands, refused_in_group
 from core.commands_parse import COMMANDS, GROUP_ONLY, PAYING, ParsedCommand, as_command, parse_command
 from core.commands_results import (
-    CommandContext, CommandResult, LoginConfirmations, ModelPreferences, PaymentOption, SignInLinks,
+    CommandContext, CommandResult, LoginConfirmations, ModelPreferences, PaymentOption, PayPageLinks, SignInLinks,
 )
 from core.commands_shop import ShopCommands
 from core.conversations import ConversationService
@@ -39,11 +39,13 @@ class CommandService:
     def __init__(self, *, accounts: AccountService, conversations: ConversationService, orders: OrderService,
                  catalog: ModelCatalog, locales: Sequence[str] = LOCALES, sign_in: SignInLinks | None = None,
                  models: ModelPreferences | None = None, logins: LoginConfirmations | None = None,
-                 limits: UsageLimits | None = None, chat_modes: ChatModes | None = None):
+                 limits: UsageLimits | None = None, chat_modes: ChatModes | None = None,
+                 pay_pages: PayPageLinks | None = None):
+        """`pay_pages` with `sign_in`: /buy in a channel that offers the web pay page by a sign-in link (Telegram)."""
         self._orders = orders
         account = AccountCommands(accounts, orders, locales, sign_in, logins, self.menu, limits)
         chat = ChatCommands(conversations, catalog, models)
-        shop = ShopCommands(orders, accounts)
+        shop = ShopCommands(orders, accounts, sign_in, pay_pages)
         group = GroupCommands(chat_modes)
         self._handlers: Mapping[str, Handler] = {
             "start": account.start, "help": account.help, "balance": account.balance, "link": account.link,

@@ -28,10 +28,19 @@ class SignInLink:
 
 
 class SignInLinks(Protocol):
-    """/web: a one-time link that signs this user in on the web pages (5 minutes). TODO(web pages issue):
-    implemented by the web sign-in service; until it is wired, /web answers `web.unavailable`."""
+    """/web: a one-time link that signs this user in on the web pages (5 minutes), landing on `next_path` (a
+    /web page: the pay page for /buy from Telegram) or the chat page; core.sign_in.SignInLinkService."""
 
-    async def issue(self, user_id: str) -> SignInLink: ...
+    async def issue(self, user_id: str, next_path: str | None = None) -> SignInLink: ...
+
+
+class PayPageLinks(Protocol):
+    """Where the web pay page is, for a chat whose users are not signed in on the web by the page itself
+    (Telegram): the page paths a one-time sign-in link lands on (adapters/http/web/pay.py)."""
+
+    def product_path(self, product_id: str) -> str: ...
+
+    def order_path(self, order_id: str) -> str: ...
 
 
 class ModelPreferences(Protocol):
@@ -74,6 +83,10 @@ class PaymentOption:
     # and the channel sends a link to the page, which picks JSAPI inside WeChat, a QR on a desktop, H5 on a phone.
     on_page: tuple[str, ...] = ()
 
+    # The page is reached through a one-time sign-in link (SignInLinks) made for the chat's user, shown as a button
+    # next to the channel's own way to pay (Telegram: a URL button beside the Stars packs).
+    signs_in: bool = False
+
     def is_on(self, providers: Collection[str]) -> bool:
         """Whether this way to pay works with the payment providers that are on."""
         return self.method in providers or any(m in providers for m in self.on_page)
@@ -82,6 +95,7 @@ class PaymentOption:
 TELEGRAM_STARS = PaymentOption("telegram_stars", unit="stars", invoice_in_chat=True)
 WECHAT_NATIVE = PaymentOption("wechat_native")
 WECHAT_PAY_PAGE = PaymentOption("wechat_page", on_page=("wechat_jsapi", "wechat_h5", "wechat_native"))
+WECHAT_PAY_ON_WEB = PaymentOption("wechat_web", on_page=WECHAT_PAY_PAGE.on_page, signs_in=True)
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,14 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class LinkButton:
+    """A button that opens a page (Telegram: an inline URL button): paying on the web with a sign-in link."""
+
+    label: Text
+    url: str
+
+
+@dataclass(frozen=True)
 class PaymentToShow:
     """An order to pay: `url` is the WeChat Pay code_url (show it as a QR code), or None when the channel sends
     its own invoice for `order` (PaymentOption.invoice_in_chat; the invoice payload is the order id)."""
@@ -134,6 +156,7 @@ class CommandResult:
     toast: Text | None = None              # a short note for a pressed button (Telegram's answerCallbackQuery)
     payment: PaymentToShow | None = None
     link: SignInLink | None = None
+    links: tuple[LinkButton, ...] = ()     # buttons that open a page, after the choices
     locale: str | None = None              # the command changed the user's language: render in this one
     error: str | None = None               # the reason when the command failed (texts say it to the user)
 

@@ -21,21 +21,23 @@ def _key(token: str) -> str:
 
 
 class SignInLinkService:
-    """Implements core.commands_results.SignInLinks. `url_for(token)` makes the absolute link (the web adapter's
-    path on server.public_url); `redeem` hands the user id out once, through the store's atomic `take`."""
+    """Implements core.commands_results.SignInLinks. `url_for(token, next_path)` makes the absolute link (the web
+    adapter's path on server.public_url; it keeps `next_path` only when it is one of the user pages); `redeem`
+    hands the user id out once, through the store's atomic `take`."""
 
-    def __init__(self, store: EphemeralStore, url_for: Callable[[str], str], ttl: int = LINK_TTL,
+    def __init__(self, store: EphemeralStore, url_for: Callable[[str, str | None], str], ttl: int = LINK_TTL,
                  clock: Callable[[], float] = time.time):
         self._store = store
         self._url_for = url_for
         self._ttl = ttl
         self._clock = clock
 
-    async def issue(self, user_id: str) -> SignInLink:
+    async def issue(self, user_id: str, next_path: str | None = None) -> SignInLink:
+        """A link that signs `user_id` in once and lands on `next_path` (a /web page), else the chat page."""
         token = secrets.token_urlsafe(32)
         expires = self._clock() + self._ttl
         await self._store.put(_NAMESPACE, _key(token), f"{user_id}|{expires}", self._ttl)
-        return SignInLink(self._url_for(token), datetime.fromtimestamp(expires, timezone.utc))
+        return SignInLink(self._url_for(token, next_path), datetime.fromtimestamp(expires, timezone.utc))
 
     async def redeem(self, token: str) -> str:
         """The user the link was made for; Unauthorized (reason `invalid_link`) when it is unknown, used or old."""

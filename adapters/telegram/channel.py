@@ -14,7 +14,7 @@ from adapters.storage.urgency import urgent
 from adapters.telegram.admins import GroupAdmins
 from adapters.telegram.answerer import Answerer
 from adapters.telegram.callbacks import Buttons
-from adapters.telegram.commands import TELEGRAM_MENU, CommandRunner, TelegramMessages
+from adapters.telegram.commands import TELEGRAM_MENU, TELEGRAM_PAYMENTS, CommandRunner, TelegramMessages
 from adapters.telegram.lanes import ChatLanes
 from adapters.telegram.sender import TelegramSender, retry_seconds
 from adapters.telegram.speaker import Speaker
@@ -23,7 +23,6 @@ from adapters.telegram.transport import AiohttpBotRequest
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.users import TelegramUsers
 from core.commands import CommandService
-from core.commands_results import TELEGRAM_STARS
 from core.commands_text import command_menu
 from core.i18n import Texts
 from core.i18n_errors import FAILED
@@ -212,7 +211,7 @@ class TelegramChannel:
 
     async def _announce(self) -> None:
         """Register the command menu in each language, and the webhook (or remove it, so getUpdates may be used)."""
-        menu = self._commands.listed(TELEGRAM_MENU, (TELEGRAM_STARS,))
+        menu = self._commands.listed(TELEGRAM_MENU, TELEGRAM_PAYMENTS)
         # One menu per language Telegram apps are set to; the one without language_code (set last) for the rest.
         for language in (*self._texts.locales, None):
             locale = language or self._texts.default_locale

@@ -18,12 +18,16 @@ from adapters.telegram.users import CHANNEL, TelegramUsers, chat_key
 from core.chat_modes import ChatModes
 from core.commands import CommandService
 from core.commands_parse import ParsedCommand
-from core.commands_results import TELEGRAM_STARS, CancelOutcome, ChatAdmins, CommandContext, CommandResult
+from core.commands_results import (
+    TELEGRAM_STARS, WECHAT_PAY_ON_WEB, CancelOutcome, ChatAdmins, CommandContext, CommandResult,
+)
 from core.domain import Order
 from core.i18n import Text, Texts
 
-# What /help lists and the menu (setMyCommands) shows; /buy only while Telegram Stars are on.
+# What /help lists and the menu (setMyCommands) shows; /buy only while a way to pay is on.
 TELEGRAM_MENU = ("start", "help", "new", "role", "roles", "balance", "buy", "link", "cancel", "lang", "web", "model")
+# Stars in the chat; with WeChat Pay on, also a URL button with a one-time sign-in link to the web pay page.
+TELEGRAM_PAYMENTS = (TELEGRAM_STARS, WECHAT_PAY_ON_WEB)
 
 
 def addressed_text(message: Message, username: str, bot_id: int) -> str | None:
@@ -75,7 +79,7 @@ class CommandRunner:
         user, locale = await self._users.user_and_locale(who)
         group = chat.type != "private"
         return CommandContext(user=user, chat_key=chat_key(chat.id), channel=CHANNEL, locale=locale,
-                              display_name=who.first_name, payments=(TELEGRAM_STARS,),
+                              display_name=who.first_name, payments=TELEGRAM_PAYMENTS,
                               link_url=f"https://t.me/{self._bot.username}?start=link_{{code}}",
                               cancels=LaneCanceller(self._lanes, who.id), menu=TELEGRAM_MENU, group=group,
                               admins=self._group_admins(update, who) if group else None)
@@ -92,12 +96,13 @@ class CommandRunner:
         await self.show(update, ctx, await self.commands.run(ctx, command))
 
     async def show(self, update: Update, ctx: CommandContext, result: CommandResult) -> None:
-        """The result as a new message (with its buttons), and the invoice when it made an order."""
+        """The result as a new message (with its buttons), and the Stars invoice when it made an order for one."""
         locale = result.locale or ctx.locale
         text = result_text(result, self.texts, locale)
         if text:
             await self._speaker.say(update, text, keyboard=result_keyboard(result, self.texts, locale))
-        if result.payment is not None and result.payment.url is None and update.effective_chat is not None:
+        if result.payment is not None and result.payment.method == TELEGRAM_STARS.method \
+                and update.effective_chat is not None:
             await self._invoices.send_invoice(update.effective_chat.id, result.payment.order, locale)
 
     def render(self, text: Text, ctx: CommandContext, result: CommandResult | None = None) -> str:

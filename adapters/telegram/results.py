@@ -1,6 +1,8 @@
 """A CommandResult as a Telegram message: its lines, described choices listed, every choice an inline button."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.commands_results import CommandResult
@@ -8,6 +10,13 @@ from core.commands_text import choice_line
 from core.i18n import Texts
 
 MAX_BUTTON_DATA = 64   # Telegram's limit on callback data, in bytes
+
+
+def button_url_ok(url: str) -> bool:
+    """Whether Telegram takes `url` for a URL button: http(s) with a dotted host. It refuses the whole message
+    (BUTTON_URL_INVALID) for `http://localhost:8080/...`, so such a link (a public_url left at localhost) is left out."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and "." in (parts.hostname or "")
 
 
 def result_text(result: CommandResult, texts: Texts, locale: str) -> str:
@@ -20,10 +29,13 @@ def result_text(result: CommandResult, texts: Texts, locale: str) -> str:
 
 
 def result_keyboard(result: CommandResult, texts: Texts, locale: str) -> InlineKeyboardMarkup | None:
-    """One button per choice (callback data = Choice.id); a choice over Telegram's 64-byte limit is left out."""
+    """One button per choice (callback data = Choice.id; one over Telegram's 64-byte limit is left out), then one
+    URL button per link (paying on the web)."""
     locale = result.locale or locale
     rows = [[InlineKeyboardButton(texts.render(c.label, locale), callback_data=c.id)]
             for c in result.choices if len(c.id.encode()) <= MAX_BUTTON_DATA]
+    rows += [[InlineKeyboardButton(texts.render(link.label, locale), url=link.url)]
+             for link in result.links if button_url_ok(link.url)]
     return InlineKeyboardMarkup(rows) if rows else None
 
 

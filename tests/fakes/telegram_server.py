@@ -16,6 +16,7 @@ import asyncio
 import json
 import time
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, web
 
@@ -309,6 +310,10 @@ def _check_markup(markup: Any) -> None:
         for button in row:
             if len(button.get("callback_data", "").encode()) > 64:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            # Telegram takes only http(s) URLs whose host has a dot (http://localhost:8080 is refused).
+            url = urlsplit(button["url"]) if "url" in button else None
+            if url is not None and (url.scheme not in ("http", "https") or "." not in (url.hostname or "")):
+                raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
 
 
 async def _params(request: web.Request) -> dict:

@@ -17,7 +17,7 @@ class Clock:
 
 async def test_a_link_signs_in_once_within_five_minutes(store) -> None:
     clock = Clock()
-    links = SignInLinkService(store, lambda t: f"https://bot.example/web/login/link?token={t}", clock=clock)
+    links = SignInLinkService(store, lambda t, _next: f"https://bot.example/web/login/link?token={t}", clock=clock)
     link = await links.issue("user-1")
     token = link.url.split("token=", 1)[1]
     assert link.url.startswith("https://bot.example/web/login/link?token=") and len(token) >= 40

@@ -12,10 +12,17 @@ _OWN_PREFIXES = ("/web/", "/admin/")
 _OWN_EXACT = ("/web", "/admin")
 
 
-def sign_in_url(public_url: str) -> Callable[[str], str]:
-    """The absolute /web link for a sign-in token, built on server.public_url."""
+def sign_in_url(public_url: str) -> Callable[[str, str | None], str]:
+    """The absolute /web link for a sign-in token, built on server.public_url, with the user page it lands on
+    (`next`, kept only when `user_page_next` accepts it)."""
     base = public_url.rstrip("/")
-    return lambda token: f"{base}{SIGN_IN_LINK}?token={quote(token, safe='')}"
+
+    def url(token: str, next_path: str | None = None) -> str:
+        link = f"{base}{SIGN_IN_LINK}?token={quote(token, safe='')}"
+        landing = user_page_next(next_path, default="")
+        return f"{link}&next={quote(landing, safe='/')}" if landing else link
+
+    return url
 
 
 def safe_next(value: str | None, default: str = HOME) -> str:
@@ -31,6 +38,12 @@ def safe_next(value: str | None, default: str = HOME) -> str:
     if "/../" in parts.path or parts.path.endswith("/.."):
         return default
     return value
+
+
+def user_page_next(value: str | None, default: str = HOME) -> str:
+    """`safe_next` narrowed to the user pages (/web...): where a one-time sign-in link may land."""
+    path = safe_next(value, default="")
+    return path if path == "/web" or path.startswith("/web/") else default
 
 
 def login_url(next_path: str) -> str:

@@ -7,7 +7,7 @@ from aiohttp import web
 from adapters.http.auth import client_bucket
 from adapters.http.keys import settings_of
 from adapters.http.web.base import Page, open_page, page_handler, redirect, render, sessions_of
-from adapters.http.web.links import LOGIN, SIGN_IN_LINK, safe_next
+from adapters.http.web.links import LOGIN, SIGN_IN_LINK, safe_next, user_page_next
 from core.errors import DomainError, NotFound, Unauthorized
 
 
@@ -52,7 +52,7 @@ async def link_page(request: web.Request) -> web.StreamResponse:
     """GET shows one button (its script presses it): a link preview fetched by a chat app spends nothing."""
     page = await open_page(request, signed_in=False, new_session=True)
     return render(page, "login_link.html", token=request.query.get("token", ""),
-                  next=safe_next(request.query.get("next") or None))
+                  next=user_page_next(request.query.get("next") or None))
 
 
 @page_handler
@@ -65,7 +65,7 @@ async def link_sign_in(request: web.Request) -> web.StreamResponse:
             user_id = await services.sign_in.redeem(form.get("token", ""))
     except DomainError as e:
         return _login_form(page, e.status, page.t("page.login.link_refused"))
-    return await _signed_in(page, user_id, form.get("next"))
+    return await _signed_in(page, user_id, user_page_next(form.get("next")))
 
 
 @page_handler

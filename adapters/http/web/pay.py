@@ -4,6 +4,7 @@ The page's script starts the payment and watches the order through the JSON API 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -33,6 +34,17 @@ def screen_of(request: web.Request) -> str:
 def pay_link(public_url: str, order_id: str) -> str:
     """The absolute pay page link a chat sends, built on server.public_url."""
     return f"{public_url.rstrip('/')}{PAY}/{order_id}"
+
+
+class PayPagePaths:
+    """core.commands_results.PayPageLinks: the pay page of a pack (the page's button makes the order) or of an
+    order, where a one-time sign-in link from a chat lands."""
+
+    def product_path(self, product_id: str) -> str:
+        return f"{PAY}?product={quote(product_id, safe='')}"
+
+    def order_path(self, order_id: str) -> str:
+        return f"{PAY}/{quote(order_id, safe='')}"
 
 
 def choose_method(screen: str, enabled: set[str], order: Order) -> tuple[str | None, str]:
