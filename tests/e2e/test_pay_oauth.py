@@ -60,7 +60,7 @@ async def test_a_forged_state_signs_nobody_in(world, forge: str) -> None:
         else:
             url = await _callback_url(victim, world, "o-eve")
             state = parse_qs(urlsplit(url).query)["state"][0]
-            url = {"flipped": _with(url, state=("0" if state[-1] != "0" else "1") + state[1:]),
+            url = {"flipped": _with(url, state=("0" if state[0] != "0" else "1") + state[1:]),
                    "made up": _with(url, state="a" * 64),
                    "missing": _with(url, state="")}[forge]
         status, html, _ = await victim.get(url.replace("http://127.0.0.1:8080", world.base_url))
